@@ -1,0 +1,85 @@
+#!/usr/bin/env node
+/** The command line. The only module that exits the process. */
+import { readFileSync } from 'node:fs';
+import { Command } from 'commander';
+import { formatIssues, loadRulesFile } from './config/load.js';
+import { formatHostPort } from './config/units.js';
+import { ERROR_CODES, PortplexError } from './errors.js';
+import { createLogger } from './observe/logger.js';
+import { startPortplex } from './app.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+const DEFAULT_RULES = 'rules/portplex.yaml';
+
+const program = new Command();
+program
+  .name('portplex')
+  .description('An L4 port multiplexer: one port, peek at the first bytes, route by TLS SNI/ALPN/version, HTTP, SSH and more.')
+  .version(pkg.version, '-V, --version')
+  .addHelpText(
+    'after',
+    `
+Examples:
+  portplex run --rules rules/portplex.yaml          run with a rule file
+  portplex check /etc/portplex/portplex.yaml        validate a rule file before a reload
+  curl -k --resolve demo.test:8443:127.0.0.1 https://demo.test:8443/   (against the demo rules)
+
+Error codes: ${Object.keys(ERROR_CODES).join(', ')} (see README).`,
+  );
+
+program
+  .command('run')
+  .description('listen and route connections according to a rule file')
+  .option('-r, --rules <file>', 'rule file', DEFAULT_RULES)
+  .option('--log-level <level>', 'override log.level from the rule file')
+  .option('--log-format <format>', 'json or pretty (default: pretty on a terminal, else json)')
+  .action(async (opts: { rules: string; logLevel?: string; logFormat?: string }) => {
+    const loaded = loadRulesFile(opts.rules);
+    if (!loaded.ok) {
+      process.stderr.write(formatIssues(loaded.code, loaded.issues) + '\n' + `${loaded.code}: ${ERROR_CODES[loaded.code]}\n`);
+      process.exit(2);
+    }
+    const rules = loaded.rules;
+    const prettyOpt = opts.logFormat === undefined ? {} : { pretty: opts.logFormat === 'pretty' };
+    const log = createLogger({ level: opts.logLevel ?? rules.log.level, ...prettyOpt });
+    let running;
+    try {
+      running = await startPortplex(rules, log);
+    } catch (e) {
+      const code = e instanceof PortplexError ? e.code : 'PORTPLEX_ERR_LISTEN';
+      process.stderr.write(`${code}: ${(e as Error).message}\n${ERROR_CODES[code]}\n`);
+      process.exit(1);
+    }
+    for (const d of running.demos) {
+      log.info({ demo: d.config.name, kind: d.config.kind, listen: formatHostPort({ host: d.address.address, port: d.address.port }) }, 'demo backend listening (demo only)');
+    }
+    for (const l of running.listeners) {
+      log.info({ listener: l.config.name, address: formatHostPort({ host: l.address.address, port: l.address.port }), routes: rules.routes.length }, 'listening');
+    }
+    const stop = (signal: string): void => {
+      log.info({ signal }, 'stopping');
+      void running.close();
+      setTimeout(() => process.exit(0), 200).unref();
+    };
+    process.once('SIGINT', () => stop('SIGINT'));
+    process.once('SIGTERM', () => stop('SIGTERM'));
+  });
+
+program
+  .command('check')
+  .description('validate a rule file: exits 0 when it is valid, 2 with file:line:col for every problem otherwise')
+  .argument('<file>', 'rule file')
+  .action((file: string) => {
+    const loaded = loadRulesFile(file);
+    if (!loaded.ok) {
+      process.stderr.write(formatIssues(loaded.code, loaded.issues) + '\n');
+      process.exit(2);
+    }
+    const r = loaded.rules;
+    process.stdout.write(`${file}: OK — ${r.listeners.length} listener(s), ${r.backends.size} backend(s), ${r.routes.length} route(s)${r.defaultBackend ? `, default ${r.defaultBackend}` : ''}\n`);
+  });
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  process.stderr.write(`portplex: ${(e as Error).message}\n`);
+  process.exit(1);
+});

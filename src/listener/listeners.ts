@@ -1,0 +1,47 @@
+/** One net.Server per bind address; every accepted socket becomes a Connection. */
+import { createServer, type AddressInfo, type Server } from 'node:net';
+import type { ListenerConfig } from '../config/types.js';
+import { PortplexError } from '../errors.js';
+import { Connection } from './connection.js';
+import type { Runtime } from './runtime.js';
+
+export interface BoundListener {
+  readonly config: ListenerConfig;
+  readonly server: Server;
+  readonly address: AddressInfo;
+}
+
+/** Binds every listener or none: on the first failure the ones already bound are closed again. */
+export async function bindListeners(configs: readonly ListenerConfig[], runtime: () => Runtime): Promise<BoundListener[]> {
+  const bound: BoundListener[] = [];
+  try {
+    for (const cfg of configs) bound.push(await bindOne(cfg, runtime));
+  } catch (e) {
+    await Promise.all(bound.map((b) => closeServer(b.server)));
+    throw e;
+  }
+  return bound;
+}
+
+function bindOne(cfg: ListenerConfig, runtime: () => Runtime): Promise<BoundListener> {
+  const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
+    new Connection(socket, cfg, runtime()).start();
+  });
+  // Accept errors (EMFILE, ENFILE...) must never take the process down; they are logged and
+  // the server keeps listening (libuv retries the accept when a descriptor frees up).
+  return new Promise((resolve, reject) => {
+    const onListenError = (e: NodeJS.ErrnoException): void => {
+      reject(new PortplexError('PORTPLEX_ERR_LISTEN', `cannot listen on ${cfg.name}: ${e.code ?? e.message}`, { cause: e }));
+    };
+    server.once('error', onListenError);
+    server.listen({ host: cfg.host, port: cfg.port, ipv6Only: cfg.host === '::', backlog: 511 }, () => {
+      server.removeListener('error', onListenError);
+      server.on('error', (e: NodeJS.ErrnoException) => runtime().log.error({ listener: cfg.name, err: e.code ?? e.message }, 'accept error'));
+      resolve({ config: cfg, server, address: server.address() as AddressInfo });
+    });
+  });
+}
+
+export function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}

@@ -1,0 +1,336 @@
+/**
+ * PROXY protocol header ENCODER (haproxy doc/proxy-protocol.txt).
+ *
+ * Version 1 (§2.1), one text line of at most 107 bytes including CRLF:
+ *   "PROXY" SP ( "TCP4" / "TCP6" ) SP src SP dst SP srcport SP dstport CRLF
+ *   "PROXY UNKNOWN" CRLF                       (short form; this encoder never sends the long one)
+ * Addresses are written in their canonical text form (dotted quad; RFC 5952 for IPv6), ports in
+ * decimal without leading zeros. The longest line this encoder can produce is TCP6 with two
+ * 39-character addresses and 5-digit ports: 104 bytes.
+ *
+ * Version 2 (§2.2), binary:
+ *   sig[12] = 0D 0A 0D 0A 00 0D 0A 51 55 49 54 0A
+ *   ver_cmd = 0x21 (version 2, PROXY) / 0x20 (version 2, LOCAL)
+ *   fam     = 0x11 TCP over IPv4 / 0x21 TCP over IPv6 / 0x00 UNSPEC
+ *   len     = big-endian u16, number of bytes that follow (addresses + TLVs)
+ *   IPv4: src_addr[4] dst_addr[4] src_port[2] dst_port[2]   (12 bytes)
+ *   IPv6: src_addr[16] dst_addr[16] src_port[2] dst_port[2] (36 bytes)
+ *   TLVs (§2.2.1): type[1] length_hi[1] length_lo[1] value[length]
+ *
+ * Choices:
+ * - LOCAL (opts.local) is sent with fam UNSPEC and no address block (§2.2: the receiver uses the
+ *   real connection endpoints); TLVs, if given, are still sent.
+ * - A ProxyAddresses that does not hold valid addresses/ports for its family is encoded as
+ *   "PROXY UNKNOWN\r\n" (v1) / PROXY + UNSPEC with no address block (v2). Encoders never throw
+ *   for address content. A TLV type outside 0..255 is a programming error: RangeError.
+ * - opts.crc32c appends a PP2_TYPE_CRC32C TLV (§2.2.3) as the last TLV, computed over the whole
+ *   header (signature included) with its value zeroed, stored big-endian (network order, as
+ *   haproxy does). Caller-supplied CRC32C TLVs are dropped in that case.
+ * - If len would exceed 65535 the result is { ok: false, code: 'PORTPLEX_ERR_PROXY_HEADER_TOO_LARGE' }:
+ *   nothing is truncated.
+ */
+import { isIPv4, isIPv6 } from 'node:net';
+import { crc32c } from './crc32c.js';
+
+export interface ProxyAddresses {
+  readonly family: 'tcp4' | 'tcp6' | 'unknown';
+  readonly srcAddress: string;
+  readonly srcPort: number;
+  readonly dstAddress: string;
+  readonly dstPort: number;
+}
+export interface ProxyTlv {
+  readonly type: number;
+  readonly value: Uint8Array;
+}
+export const PP2_TYPE_ALPN = 0x01,
+  PP2_TYPE_AUTHORITY = 0x02,
+  PP2_TYPE_CRC32C = 0x03,
+  PP2_TYPE_NOOP = 0x04,
+  PP2_TYPE_UNIQUE_ID = 0x05,
+  PP2_TYPE_SSL = 0x20,
+  PP2_TYPE_NETNS = 0x30;
+
+export type EncodeResult =
+  | { ok: true; header: Buffer }
+  | { ok: false; code: 'PORTPLEX_ERR_PROXY_HEADER_TOO_LARGE'; message: string };
+
+const V2_SIGNATURE = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
+const MAX_V2_LEN = 0xffff;
+
+// ---------------------------------------------------------------------------------------------
+// Address text <-> bytes (pure, no zone IDs)
+
+/** Dotted-quad IPv4 (RFC 3986 §3.2.2 IPv4address: decimal octets 0-255, no leading zeros). */
+function parseIPv4(text: string): Uint8Array | undefined {
+  const parts = text.split('.');
+  if (parts.length !== 4) return undefined;
+  const out = new Uint8Array(4);
+  for (let k = 0; k < 4; k++) {
+    const p = parts[k]!;
+    if (p.length < 1 || p.length > 3 || (p.length > 1 && p.charCodeAt(0) === 0x30)) return undefined;
+    let v = 0;
+    for (let j = 0; j < p.length; j++) {
+      const c = p.charCodeAt(j);
+      if (c < 0x30 || c > 0x39) return undefined;
+      v = v * 10 + (c - 0x30);
+    }
+    if (v > 255) return undefined;
+    out[k] = v;
+  }
+  return out;
+}
+
+/** Groups of one side of "::" (RFC 4291 §2.2); an embedded dotted IPv4 may end the address. */
+function parseGroups(text: string, v4AllowedLast: boolean): number[] | undefined {
+  if (text === '') return [];
+  const parts = text.split(':');
+  const groups: number[] = [];
+  for (let k = 0; k < parts.length; k++) {
+    const p = parts[k]!;
+    if (k === parts.length - 1 && v4AllowedLast && p.includes('.')) {
+      const v4 = parseIPv4(p);
+      if (v4 === undefined) return undefined;
+      groups.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
+      continue;
+    }
+    if (p.length < 1 || p.length > 4) return undefined;
+    let v = 0;
+    for (let j = 0; j < p.length; j++) {
+      const c = p.charCodeAt(j);
+      let d: number;
+      if (c >= 0x30 && c <= 0x39) d = c - 0x30;
+      else if (c >= 0x61 && c <= 0x66) d = c - 0x61 + 10;
+      else if (c >= 0x41 && c <= 0x46) d = c - 0x41 + 10;
+      else return undefined;
+      v = (v << 4) | d;
+    }
+    groups.push(v);
+  }
+  return groups;
+}
+
+/** IPv6 text (RFC 4291 §2.2: full, "::"-compressed, embedded IPv4 tail) to 16 bytes; no zone IDs. */
+function parseIPv6(text: string): Uint8Array | undefined {
+  if (text.length < 2 || text.length > 45) return undefined;
+  const dbl = text.indexOf('::');
+  let groups: number[];
+  if (dbl === -1) {
+    const all = parseGroups(text, true);
+    if (all === undefined || all.length !== 8) return undefined;
+    groups = all;
+  } else {
+    if (text.indexOf('::', dbl + 1) !== -1) return undefined;
+    const head = parseGroups(text.slice(0, dbl), false);
+    const tail = parseGroups(text.slice(dbl + 2), true);
+    if (head === undefined || tail === undefined || head.length + tail.length > 7) return undefined;
+    groups = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
+  }
+  const out = new Uint8Array(16);
+  for (let k = 0; k < 8; k++) {
+    out[2 * k] = groups[k]! >>> 8;
+    out[2 * k + 1] = groups[k]! & 0xff;
+  }
+  return out;
+}
+
+function isV4Mapped(b: Uint8Array): boolean {
+  for (let k = 0; k < 10; k++) if (b[k] !== 0) return false;
+  return b[10] === 0xff && b[11] === 0xff;
+}
+
+function formatIPv4(b: Uint8Array, off = 0): string {
+  return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
+}
+
+/** RFC 5952 §4 canonical text; IPv4-mapped addresses as "::ffff:a.b.c.d" (RFC 5952 §5). */
+function formatIPv6(b: Uint8Array): string {
+  if (isV4Mapped(b)) return `::ffff:${formatIPv4(b, 12)}`;
+  const groups: number[] = [];
+  for (let k = 0; k < 8; k++) groups.push((b[2 * k]! << 8) | b[2 * k + 1]!);
+  // Longest run of at least two zero groups; the first one on a tie (RFC 5952 §4.2.3).
+  let bestStart = -1;
+  let bestLen = 1;
+  for (let k = 0; k < 8; ) {
+    if (groups[k] !== 0) {
+      k++;
+      continue;
+    }
+    let e = k;
+    while (e < 8 && groups[e] === 0) e++;
+    if (e - k > bestLen) {
+      bestStart = k;
+      bestLen = e - k;
+    }
+    k = e;
+  }
+  const hex = (g: number): string => g.toString(16);
+  if (bestStart === -1) return groups.map(hex).join(':');
+  return `${groups.slice(0, bestStart).map(hex).join(':')}::${groups.slice(bestStart + bestLen).map(hex).join(':')}`;
+}
+
+type Ip = { readonly v4: Uint8Array } | { readonly v6: Uint8Array };
+
+/** Validated with node:net, then parsed by the pure parsers above; IPv4-mapped IPv6 becomes v4. */
+function classify(address: string): Ip | undefined {
+  if (typeof address !== 'string') return undefined;
+  if (isIPv4(address)) {
+    const v4 = parseIPv4(address);
+    return v4 === undefined ? undefined : { v4 };
+  }
+  if (isIPv6(address)) {
+    const v6 = parseIPv6(address);
+    if (v6 === undefined) return undefined;
+    return isV4Mapped(v6) ? { v4: v6.subarray(12, 16) } : { v6 };
+  }
+  return undefined;
+}
+
+function v4Of(ip: Ip | undefined): Uint8Array | undefined {
+  return ip !== undefined && 'v4' in ip ? ip.v4 : undefined;
+}
+
+function v6Of(ip: Ip | undefined): Uint8Array | undefined {
+  if (ip === undefined) return undefined;
+  if ('v6' in ip) return ip.v6;
+  const out = new Uint8Array(16);
+  out[10] = 0xff;
+  out[11] = 0xff;
+  out.set(ip.v4, 12);
+  return out;
+}
+
+function validPort(p: number): boolean {
+  return Number.isInteger(p) && p >= 0 && p <= 65535;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Picks the family from the socket addresses; IPv4-mapped IPv6 (::ffff:1.2.3.4) on both ends is
+ * reported as tcp4 with dotted addresses; mixed v4/v6 (one side mapped, other real v6) -> tcp6
+ * with the v4 side written as ::ffff:a.b.c.d. IPv6 addresses are returned in RFC 5952 canonical
+ * form. An invalid address (including a zone ID) or port gives family 'unknown'; the input
+ * addresses and ports are then passed through unchanged, for logging only.
+ */
+export function proxyAddresses(
+  src: { address: string; port: number },
+  dst: { address: string; port: number },
+): ProxyAddresses {
+  const s = classify(src.address);
+  const d = classify(dst.address);
+  if (s === undefined || d === undefined || !validPort(src.port) || !validPort(dst.port)) {
+    return { family: 'unknown', srcAddress: src.address, srcPort: src.port, dstAddress: dst.address, dstPort: dst.port };
+  }
+  const s4 = v4Of(s);
+  const d4 = v4Of(d);
+  if (s4 !== undefined && d4 !== undefined) {
+    return { family: 'tcp4', srcAddress: formatIPv4(s4), srcPort: src.port, dstAddress: formatIPv4(d4), dstPort: dst.port };
+  }
+  return {
+    family: 'tcp6',
+    srcAddress: formatIPv6(v6Of(s)!),
+    srcPort: src.port,
+    dstAddress: formatIPv6(v6Of(d)!),
+    dstPort: dst.port,
+  };
+}
+
+/** The address bytes and family byte to send, or undefined when `a` cannot be sent as TCP4/TCP6. */
+function addressBlock(a: ProxyAddresses): { fam: number; src: Uint8Array; dst: Uint8Array } | undefined {
+  if (a.family === 'unknown' || !validPort(a.srcPort) || !validPort(a.dstPort)) return undefined;
+  const s = classify(a.srcAddress);
+  const d = classify(a.dstAddress);
+  if (a.family === 'tcp4') {
+    const s4 = v4Of(s);
+    const d4 = v4Of(d);
+    return s4 === undefined || d4 === undefined ? undefined : { fam: 0x11, src: s4, dst: d4 };
+  }
+  if (a.family === 'tcp6') {
+    const s6 = v6Of(s);
+    const d6 = v6Of(d);
+    return s6 === undefined || d6 === undefined ? undefined : { fam: 0x21, src: s6, dst: d6 };
+  }
+  return undefined;
+}
+
+/** "PROXY TCP4 1.2.3.4 5.6.7.8 1234 443\r\n", "PROXY UNKNOWN\r\n"; never over 107 bytes (§2.1). */
+export function encodeProxyV1(a: ProxyAddresses): Buffer {
+  const block = addressBlock(a);
+  if (block === undefined) return Buffer.from('PROXY UNKNOWN\r\n', 'latin1');
+  const v4 = block.fam === 0x11;
+  const fmt = v4 ? (b: Uint8Array) => formatIPv4(b) : formatIPv6;
+  const line = `PROXY ${v4 ? 'TCP4' : 'TCP6'} ${fmt(block.src)} ${fmt(block.dst)} ${a.srcPort} ${a.dstPort}\r\n`;
+  return Buffer.from(line, 'latin1');
+}
+
+/** Binary v2 header (§2.2) with `tlvs` in order; see the module comment for LOCAL / CRC32C / size rules. */
+export function encodeProxyV2(
+  a: ProxyAddresses,
+  tlvs: readonly ProxyTlv[] = [],
+  opts: { local?: boolean; crc32c?: boolean } = {},
+): EncodeResult {
+  const local = opts.local === true;
+  const withCrc = opts.crc32c === true;
+  const block = local ? undefined : addressBlock(a);
+  const addrLen = block === undefined ? 0 : block.fam === 0x11 ? 12 : 36;
+
+  const sent = withCrc ? tlvs.filter((t) => t.type !== PP2_TYPE_CRC32C) : tlvs;
+  let len = addrLen + (withCrc ? 7 : 0);
+  for (const t of sent) {
+    if (!Number.isInteger(t.type) || t.type < 0 || t.type > 0xff) {
+      throw new RangeError(`PROXY v2 TLV type must be an integer 0..255, got ${String(t.type)}`);
+    }
+    len += 3 + t.value.length;
+  }
+  if (len > MAX_V2_LEN) {
+    return {
+      ok: false,
+      code: 'PORTPLEX_ERR_PROXY_HEADER_TOO_LARGE',
+      message: `PROXY v2 header needs ${len} bytes after the 16-byte fixed part; the length field holds at most ${MAX_V2_LEN}`,
+    };
+  }
+
+  const header = Buffer.alloc(16 + len);
+  header.set(V2_SIGNATURE, 0);
+  header[12] = local ? 0x20 : 0x21;
+  header[13] = block === undefined ? 0x00 : block.fam;
+  header.writeUInt16BE(len, 14);
+  let o = 16;
+  if (block !== undefined) {
+    header.set(block.src, o);
+    o += block.src.length;
+    header.set(block.dst, o);
+    o += block.dst.length;
+    header.writeUInt16BE(a.srcPort, o);
+    header.writeUInt16BE(a.dstPort, o + 2);
+    o += 4;
+  }
+  for (const t of sent) {
+    header[o] = t.type;
+    header.writeUInt16BE(t.value.length, o + 1);
+    header.set(t.value, o + 3);
+    o += 3 + t.value.length;
+  }
+  if (withCrc) {
+    header[o] = PP2_TYPE_CRC32C;
+    header.writeUInt16BE(4, o + 1);
+    // value bytes are already zero (Buffer.alloc): checksum the whole header, then fill them in.
+    header.writeUInt32BE(crc32c(header), o + 3);
+    o += 7;
+  }
+  return { ok: true, header };
+}
+
+/**
+ * Convenience: the TLVs portplex sends: AUTHORITY with the SNI when known, ALPN (the first
+ * protocol the client offered) when known. Empty strings count as unknown. AUTHORITY is UTF-8
+ * (§2.2.2); the ALPN protocol id is written one byte per char (latin1), so an id decoded from the
+ * wire as latin1 goes back out byte for byte.
+ */
+export function standardTlvs(sni: string | undefined, alpn: string | undefined): ProxyTlv[] {
+  const out: ProxyTlv[] = [];
+  if (sni !== undefined && sni !== '') out.push({ type: PP2_TYPE_AUTHORITY, value: Buffer.from(sni, 'utf8') });
+  if (alpn !== undefined && alpn !== '') out.push({ type: PP2_TYPE_ALPN, value: Buffer.from(alpn, 'latin1') });
+  return out;
+}

@@ -1,0 +1,42 @@
+/**
+ * Joins a client and a backend socket: writes the PROXY header and the replayed bytes in one
+ * write, before any later client byte, then pipes both ways with backpressure. Half-close is
+ * honoured (each side's FIN is passed on and the other direction keeps flowing); an error or
+ * the idle timeout on either side closes both. Reports exactly once, when both sockets closed.
+ */
+import type { Socket } from 'node:net';
+
+export type CloseReason = 'done' | 'client-error' | 'backend-error' | 'idle-timeout';
+
+export interface SpliceOptions {
+  readonly idleMs: number;
+}
+
+export function splice(client: Socket, backend: Socket, head: Buffer | undefined, opts: SpliceOptions, done: (reason: CloseReason, detail?: string) => void): void {
+  let reason: CloseReason | undefined;
+  let detail: string | undefined;
+  let open = 2;
+  const fail = (r: CloseReason, d?: string): void => {
+    if (reason === undefined) {
+      reason = r;
+      detail = d;
+    }
+    client.destroy();
+    backend.destroy();
+  };
+  const onClose = (): void => {
+    if (--open === 0) done(reason ?? 'done', detail);
+  };
+  client.on('error', (e: NodeJS.ErrnoException) => fail('client-error', e.code ?? e.message));
+  backend.on('error', (e: NodeJS.ErrnoException) => fail('backend-error', e.code ?? e.message));
+  client.once('close', onClose);
+  backend.once('close', onClose);
+  const onIdle = (): void => fail('idle-timeout');
+  client.setTimeout(opts.idleMs, onIdle);
+  backend.setTimeout(opts.idleMs, onIdle);
+
+  if (head !== undefined && head.length > 0) backend.write(head);
+  client.pipe(backend);
+  backend.pipe(client);
+  client.resume();
+}

@@ -1,0 +1,61 @@
+/**
+ * Ordered routes with tri-state evaluation: the first route that matches wins, but only once
+ * every route before it has said no-match (like sslh's PROBE_AGAIN), so the answer never
+ * depends on how the client's bytes were split into segments.
+ */
+import type { RouteConfig, RulesConfig } from '../config/types.js';
+import type { MatchContext, Matcher } from '../matchers/context.js';
+import { compileCondition, silentDurations } from '../matchers/registry.js';
+import { MORE, NO, YES, verdictName, type Verdict } from '../matchers/verdict.js';
+
+export interface CompiledRoute {
+  readonly name: string;
+  readonly to: string;
+  readonly index: number;
+  readonly match: Matcher;
+}
+
+export type Decision =
+  | { readonly kind: 'wait' }
+  /** `route` undefined: nothing matched and the default backend (if any) takes it. */
+  | { readonly kind: 'route'; readonly route: CompiledRoute | undefined; readonly backend: string | undefined };
+
+export interface TraceStep {
+  readonly route: string;
+  readonly verdict: ReturnType<typeof verdictName>;
+}
+
+const WAIT: Decision = Object.freeze({ kind: 'wait' });
+
+export class RouteTable {
+  readonly routes: readonly CompiledRoute[];
+  readonly defaultBackend: string | undefined;
+  /** Sorted `silent:` durations of all routes: the inspector wakes up at each. */
+  readonly silentMs: readonly number[];
+  private readonly fallback: Decision;
+
+  constructor(rules: Pick<RulesConfig, 'routes' | 'defaultBackend'>) {
+    this.routes = rules.routes.map((r: RouteConfig, index) => ({ name: r.name, to: r.to, index, match: compileCondition(r.when) }));
+    this.defaultBackend = rules.defaultBackend;
+    this.silentMs = [...new Set(rules.routes.flatMap((r) => silentDurations(r.when)))].sort((a, b) => a - b);
+    this.fallback = Object.freeze({ kind: 'route', route: undefined, backend: rules.defaultBackend });
+  }
+
+  /** The first silent duration: once a client has said nothing for this long, it is treated as silent. */
+  get firstSilentMs(): number {
+    return this.silentMs[0] ?? Infinity;
+  }
+
+  decide(ctx: MatchContext, trace?: TraceStep[]): Decision {
+    const routes = this.routes;
+    for (let i = 0; i < routes.length; i++) {
+      const route = routes[i]!;
+      let v: Verdict = route.match(ctx);
+      if (v === MORE && ctx.final) v = NO;
+      if (trace) trace.push({ route: route.name, verdict: verdictName(v) });
+      if (v === YES) return { kind: 'route', route, backend: route.to };
+      if (v === MORE) return WAIT;
+    }
+    return this.fallback;
+  }
+}
