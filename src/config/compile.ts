@@ -31,6 +31,8 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 export function compileRules(r: NodeReader, root: Node | null): RulesConfig | undefined {
   const top = r.map(root, 'the rule file', TOP_KEYS);
   if (!top) return undefined;
+  // `routes:` written with nothing after it means "no routes", as if the key were absent.
+  for (const [k, e] of top) if (r.scalar(e.value) === null && r.isNull(e.value)) top.delete(k);
 
   const listeners = compileListeners(r, top.get('listeners')?.value ?? null, top.has('listeners'));
   const inspect = compileInspect(r, top.get('inspect')?.value ?? null);

@@ -67,6 +67,10 @@ export class NodeReader {
     return isMap(node);
   }
 
+  isNull(node: Node | null): boolean {
+    return node === null || (isScalar(node) && node.value === null);
+  }
+
   scalar(node: Node | null): unknown {
     return isScalar(node) ? node.value : undefined;
   }

@@ -324,8 +324,9 @@ function parseTcp(bytes: Uint8Array, start: number, v6: boolean): ParseResult<Pr
       field++;
       continue;
     }
-    if (c === CR && field === 3) {
+    if (c === CR) {
       if (!tok.complete()) return invalid(`incomplete ${FIELD_NAMES[field]!}`);
+      if (field < 3) return invalid(`line ends early: missing ${FIELD_NAMES[field + 1]!}`);
       sawCr = true;
       continue;
     }

@@ -137,5 +137,5 @@ export function rulesFor(backends: Record<string, { port: number; sendProxy?: st
       return `  ${name}: { send_proxy: ${v.sendProxy ?? 'off'}, connect_timeout: 2s, servers: [${servers.join(', ')}] }`;
     })
     .join('\n');
-  return `listeners:\n  - bind: "127.0.0.1:0"\ninspect: { timeout: 10s }\nbackends:\n${b}\nroutes:\n${routes}\n${extra}`;
+  return `listeners:\n  - bind: "127.0.0.1:0"\ninspect: { timeout: 10s }\nbackends:\n${b}\n${routes ? `routes:\n${routes}\n` : ''}${extra}`;
 }

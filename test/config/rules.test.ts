@@ -1,0 +1,160 @@
+/** The rule file is the admins' interface: every shipped file loads, and every mistake is pointed at. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { compileRulesText, loadRulesFile } from '../../src/config/load.js';
+
+const RULES_DIR = fileURLToPath(new URL('../../../rules/', import.meta.url));
+
+function yamlFiles(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>
+    e.isDirectory() ? yamlFiles(`${dir}${e.name}/`) : e.name.endsWith('.yaml') || e.name.endsWith('.yml') ? [`${dir}${e.name}`] : [],
+  );
+}
+
+describe('shipped rule files', () => {
+  const files = yamlFiles(RULES_DIR);
+  it('there are rule files to check', () => assert.ok(files.length >= 5, files.join(', ')));
+  for (const f of files) {
+    it(`${f.slice(RULES_DIR.length)} loads and compiles`, () => {
+      const r = loadRulesFile(f);
+      assert.ok(r.ok, r.ok ? '' : r.issues.map((i) => `${i.line}:${i.col} ${i.message}`).join('\n'));
+    });
+  }
+  it('the default rule file listens on 127.0.0.1:8443 and has demo backends for every backend', () => {
+    const r = loadRulesFile(`${RULES_DIR}portplex.yaml`);
+    assert.ok(r.ok);
+    assert.deepEqual(r.rules.listeners.map((l) => `${l.host}:${l.port}`), ['127.0.0.1:8443']);
+    const demoAddrs = new Set(r.rules.demo.map((d) => `${d.listen.host}:${d.listen.port}`));
+    for (const b of r.rules.backends.values()) for (const s of b.servers) assert.ok(demoAddrs.has(s.address), `${b.name} -> ${s.address} has a demo service`);
+  });
+});
+
+const BASE = `listeners:
+  - bind: "127.0.0.1:0"
+backends:
+  web: { servers: ["127.0.0.1:4443"] }
+`;
+
+function issuesOf(text: string): { line: number; col: number; message: string }[] {
+  const r = compileRulesText(text, 'x.yaml');
+  assert.equal(r.ok, false, 'expected the rule file to be refused');
+  return r.ok ? [] : r.issues.map(({ line, col, message }) => ({ line, col, message }));
+}
+
+describe('rule file errors carry file:line:col', () => {
+  it('a valid minimal file compiles with the documented defaults', () => {
+    const r = compileRulesText(BASE + 'default: web\n', 'x.yaml');
+    assert.ok(r.ok);
+    assert.deepEqual(r.rules.inspect, { timeoutMs: 3000, maxBytes: 16384 });
+    assert.equal(r.rules.backends.get('web')?.sendProxy, 'off');
+    assert.equal(r.rules.backends.get('web')?.connectTimeoutMs, 5000);
+    assert.equal(r.rules.timeouts.idleMs, 600000);
+  });
+
+  it('YAML syntax errors', () => {
+    const r = compileRulesText('listeners: [\n', 'x.yaml');
+    assert.equal(r.ok, false);
+    assert.equal(r.ok ? '' : r.code, 'PORTPLEX_ERR_RULES_YAML');
+  });
+
+  it('duplicate keys are a YAML error', () => {
+    const r = compileRulesText(BASE + 'default: web\ndefault: web\n', 'x.yaml');
+    assert.equal(r.ok ? '' : r.code, 'PORTPLEX_ERR_RULES_YAML');
+  });
+
+  it('unknown keys, at their own position', () => {
+    const issues = issuesOf(BASE + 'routes:\n  - name: a\n    to: web\n    wehn: { protocol: tls }\n');
+    assert.deepEqual(issues.map((i) => [i.line, i.col]), [[8, 5]]);
+    assert.match(issues[0]!.message, /unknown key "wehn"/);
+    const top = issuesOf(BASE + 'defualt: web\n');
+    assert.match(top[0]!.message, /unknown key "defualt"/);
+  });
+
+  it('bad CIDR, bad regex, bad SNI pattern, bad TLS version, bad hex prefix', () => {
+    const issues = issuesOf(
+      BASE +
+        `routes:
+  - name: a
+    when:
+      src: ["10.0.0.0/33", "10.0.0.300"]
+      tls: { sni: ["~(", "bad name!"], version: "1.4" }
+      bytes: { prefix: "zz", regex: "[" }
+    to: web
+`,
+    );
+    const text = issues.map((i) => `${i.line}:${i.col} ${i.message}`).join('\n');
+    assert.match(text, /^8:13 .*prefix length/m);
+    assert.match(text, /^8:28 .*not an IP address/m);
+    assert.match(text, /^9:20 .*bad regular expression/m);
+    assert.match(text, /^9:26 .*not a valid host name/m);
+    assert.match(text, /^9:49 .*must be a version/m);
+    assert.match(text, /^10:24 .*must be hex bytes/m);
+    assert.match(text, /^10:37 .*bad regular expression/m);
+  });
+
+  it('unknown backend in a route and in default', () => {
+    const issues = issuesOf(BASE + 'routes:\n  - name: a\n    to: nginx\ndefault: nope\n');
+    assert.deepEqual(issues.map((i) => i.line), [7, 8]);
+    assert.match(issues[0]!.message, /unknown backend "nginx"/);
+    assert.match(issues[1]!.message, /unknown backend "nope"/);
+  });
+
+  it('duplicate route names and duplicate listeners', () => {
+    const issues = issuesOf(
+      `listeners:\n  - bind: "127.0.0.1:8443"\n  - bind: "127.0.0.1:8443"\nbackends:\n  web: { servers: ["127.0.0.1:1"] }\nroutes:\n  - { name: a, to: web }\n  - { name: a, to: web }\n`,
+    );
+    const text = issues.map((i) => `${i.line}:${i.col} ${i.message}`).join('\n');
+    assert.match(text, /^3:11 .*duplicate listener/m);
+    assert.match(text, /^8:13 .*duplicate route name "a"/m);
+  });
+
+  it('bad addresses, ports, durations and enum values', () => {
+    const issues = issuesOf(
+      `listeners:\n  - bind: "::1:443"\ninspect: { timeout: soon, max_bytes: 10 }\nbackends:\n  web: { send_proxy: v3, connect_timeout: -1, servers: ["127.0.0.1:70000", "nohost"] }\ndefault: web\n`,
+    );
+    const text = issues.map((i) => `${i.line}:${i.col} ${i.message}`).join('\n');
+    assert.match(text, /^2:11 .*brackets/m);
+    assert.match(text, /^3:21 .*duration/m);
+    assert.match(text, /^3:38 .*max_bytes/m);
+    assert.match(text, /^5:22 .*one of: off, v1, v2/m);
+    assert.match(text, /^5:43 .*duration/m);
+    assert.match(text, /^5:57 .*port/m);
+    assert.match(text, /^5:76 .*host:port/m);
+  });
+
+  it('a file without routes or default, or without listeners, is refused', () => {
+    assert.match(issuesOf(BASE)[0]!.message, /at least one route or a `default:`/);
+    assert.match(issuesOf('backends:\n  web: { servers: ["127.0.0.1:1"] }\ndefault: web\n')[0]!.message, /needs `listeners:`/);
+  });
+
+  it('every server a backup is refused; backups are kept in order', () => {
+    assert.match(issuesOf(BASE.replace('"127.0.0.1:4443"', '{ address: "127.0.0.1:4443", backup: true }') + 'default: web\n')[0]!.message, /every server is a backup/);
+    const r = compileRulesText(BASE.replace('"127.0.0.1:4443"', '"127.0.0.1:1", { address: "[::1]:2", backup: true }') + 'default: web\n', 'x.yaml');
+    assert.ok(r.ok);
+    assert.deepEqual(r.rules.backends.get('web')!.servers.map((s) => [s.address, s.backup]), [['127.0.0.1:1', false], ['[::1]:2', true]]);
+  });
+
+  it('conditions compile into the documented tree', () => {
+    const r = compileRulesText(
+      BASE +
+        `routes:
+  - name: a
+    when:
+      tls: { sni: ["Example.COM", "*.example.org", "~^x"], alpn: h2, version: "1.2..", ech: false }
+      src: 10.0.0.0/8
+      local_port: ["443", "8000-8100"]
+      not: { bytes: { length: "0..10" } }
+      any: [{ http: { method: CONNECT } }, { silent: 300ms }]
+    to: web
+`,
+      'x.yaml',
+    );
+    assert.ok(r.ok, r.ok ? '' : JSON.stringify(r.issues));
+    const when = r.rules.routes[0]!.when;
+    assert.equal(when.kind, 'all');
+    const kinds = when.kind === 'all' ? when.inner.map((c) => c.kind) : [];
+    assert.deepEqual(kinds, ['all', 'src', 'local_port', 'not', 'any']);
+  });
+});
