@@ -118,28 +118,40 @@ function compileVersionRange(r: NodeReader, node: Node | null, what: string): { 
     const out = TLS_VERSIONS[key];
     return out === undefined ? r.error(n, help) : out;
   };
+  return compileRange(r, node, what, version, 0xffff);
+}
+
+/**
+ * A range written "a..b", "a..", "..b", { min, max } or a single value (min = max), with
+ * `read` turning one bound into a number (reporting its own error).
+ */
+function compileRange(
+  r: NodeReader,
+  node: Node | null,
+  what: string,
+  read: (n: Node | null, v: unknown) => number | undefined,
+  top: number,
+): { min: number; max: number } | undefined {
+  let min: number | undefined;
+  let max: number | undefined;
+  const raw = r.scalar(node);
   if (r.isMap(node)) {
     const m = r.map(node, what, ['min', 'max']);
     if (!m) return undefined;
     const minE = m.get('min');
     const maxE = m.get('max');
-    const min = minE ? version(minE.value, r.scalar(minE.value)) : 0;
-    const max = maxE ? version(maxE.value, r.scalar(maxE.value)) : 0xffff;
-    if (min === undefined || max === undefined) return undefined;
-    if (min > max) return r.error(node, `${what}: min is above max`);
-    return { min, max };
-  }
-  const raw = r.scalar(node);
-  if (typeof raw === 'string' && raw.includes('..')) {
+    min = minE ? read(minE.value, r.scalar(minE.value)) : 0;
+    max = maxE ? read(maxE.value, r.scalar(maxE.value)) : top;
+  } else if (typeof raw === 'string' && raw.includes('..')) {
     const [a, b] = raw.split('..');
-    const min = a?.trim() ? version(node, a) : 0;
-    const max = b?.trim() ? version(node, b) : 0xffff;
-    if (min === undefined || max === undefined) return undefined;
-    if (min > max) return r.error(node, `${what}: the lower version is above the upper one`);
-    return { min, max };
+    min = a?.trim() ? read(node, a) : 0;
+    max = b?.trim() ? read(node, b) : top;
+  } else {
+    min = max = read(node, raw);
   }
-  const v = version(node, raw);
-  return v === undefined ? undefined : { min: v, max: v };
+  if (min === undefined || max === undefined) return undefined;
+  if (min > max) return r.error(node, `${what}: the lower bound is above the upper one`);
+  return { min, max };
 }
 
 function compileHttp(r: NodeReader, node: Node | null, what: string): Condition {
@@ -232,28 +244,7 @@ function compileLengthRange(r: NodeReader, node: Node | null, what: string): { m
     const x = typeof v === 'number' ? v : typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
     return Number.isInteger(x) && x >= 0 ? x : r.error(n, help);
   };
-  if (r.isMap(node)) {
-    const m = r.map(node, what, ['min', 'max']);
-    if (!m) return undefined;
-    const minE = m.get('min');
-    const maxE = m.get('max');
-    const min = minE ? num(minE.value, r.scalar(minE.value)) : 0;
-    const max = maxE ? num(maxE.value, r.scalar(maxE.value)) : Number.MAX_SAFE_INTEGER;
-    if (min === undefined || max === undefined) return undefined;
-    if (min > max) return r.error(node, `${what}: min is above max`);
-    return { min, max };
-  }
-  const raw = r.scalar(node);
-  if (typeof raw === 'string' && raw.includes('..')) {
-    const [a, b] = raw.split('..');
-    const min = a?.trim() ? num(node, a) : 0;
-    const max = b?.trim() ? num(node, b) : Number.MAX_SAFE_INTEGER;
-    if (min === undefined || max === undefined) return undefined;
-    if (min > max) return r.error(node, `${what}: the lower bound is above the upper one`);
-    return { min, max };
-  }
-  const v = num(node, raw);
-  return v === undefined ? undefined : { min: v, max: v };
+  return compileRange(r, node, what, num, Number.MAX_SAFE_INTEGER);
 }
 
 function compilePortRanges(r: NodeReader, node: Node | null, what: string): [number, number][] {

@@ -152,7 +152,7 @@ export class Connection implements MatchContext {
     this.backendName = d.backend;
     const pool = d.backend === undefined ? undefined : this.rt.pools.get(d.backend);
     if (pool === undefined) {
-      this.finish('no-route');
+      this.finish('no-route', 'PORTPLEX_ERR_NO_ROUTE');
       return;
     }
     this.abortDial = pool.connect((outcome) => {
@@ -179,7 +179,7 @@ export class Connection implements MatchContext {
     const header = outgoingHeader(sendProxy, endpoints, hello?.sni, hello?.alpn[0]);
     if (!header.ok) {
       backend.destroy();
-      this.finish('proxy-header-error', header.message);
+      this.finish('proxy-header-error', `PORTPLEX_ERR_PROXY_HEADER_TOO_LARGE: ${header.message}`);
       return;
     }
     const replay = this.peek.bytes;

@@ -1,8 +1,8 @@
 /** `protocol: tls | http | ssh` — a complete, valid first message of that protocol. */
 import type { Protocol } from '../config/types.js';
-import type { MatchContext, Matcher } from './context.js';
+import type { Matcher } from './context.js';
+import { anyMatcher } from './logic.js';
 import { overParsed } from './parsed.js';
-import { MORE, NO, YES, type Verdict } from './verdict.js';
 
 const always = (): boolean => true;
 
@@ -19,14 +19,5 @@ function one(p: Protocol): Matcher {
 
 export function protocolMatcher(protocols: readonly Protocol[]): Matcher {
   const each = protocols.map(one);
-  if (each.length === 1) return each[0]!;
-  return (ctx: MatchContext): Verdict => {
-    let pending = false;
-    for (const m of each) {
-      const v = m(ctx);
-      if (v === YES) return YES;
-      if (v === MORE) pending = true;
-    }
-    return pending ? MORE : NO;
-  };
+  return each.length === 1 ? each[0]! : anyMatcher(each);
 }
