@@ -113,12 +113,16 @@ function startOne(cfg: DemoServiceConfig, secure: () => SecureContext): Promise<
 }
 
 export async function startDemoServices(configs: readonly DemoServiceConfig[]): Promise<RunningDemo[]> {
+  // Loaded up front: an unreadable key must stop startup with a clear error, not crash a connection later.
   let ctx: SecureContext | undefined;
-  const secure = (): SecureContext =>
-    (ctx ??= createSecureContext({
-      cert: readFileSync(DEMO_CERT_DIR + 'demo-cert.pem'),
-      key: readFileSync(DEMO_CERT_DIR + 'demo-key.pem'),
-    }));
+  if (configs.some((c) => c.kind === 'https')) {
+    try {
+      ctx = createSecureContext({ cert: readFileSync(DEMO_CERT_DIR + 'demo-cert.pem'), key: readFileSync(DEMO_CERT_DIR + 'demo-key.pem') });
+    } catch (e) {
+      throw new PortplexError('PORTPLEX_ERR_DEMO', `cannot load the demo certificate from ${DEMO_CERT_DIR}: ${(e as Error).message}`);
+    }
+  }
+  const secure = (): SecureContext => ctx!;
   const running: RunningDemo[] = [];
   try {
     for (const c of configs) running.push(await startOne(c, secure));

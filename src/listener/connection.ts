@@ -105,10 +105,12 @@ export class Connection implements MatchContext {
   /** Wakes the router at the next `silent:` duration, as long as the client has said nothing. */
   private armSilenceTimer(): void {
     if (this.peek.length > 0) return;
-    const elapsed = performance.now() - this.started;
-    const next = this.rt.table.silentMs.find((ms) => ms > elapsed);
+    // Compare with the elapsed time the router last saw, not a fresh clock reading: a timer may
+    // fire a fraction of a millisecond early, and the duration it was armed for must be retried.
+    const next = this.rt.table.silentMs.find((ms) => ms > this.elapsedMs);
     if (next === undefined || next >= this.rt.inspect.timeoutMs) return;
-    this.silenceTimer = setTimeout(this.onSilence, Math.max(1, Math.ceil(next - elapsed)));
+    const now = performance.now() - this.started;
+    this.silenceTimer = setTimeout(this.onSilence, Math.max(1, Math.ceil(next - now)));
   }
 
   private readonly onSilence = (): void => {

@@ -31,6 +31,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { crc32c } from './crc32c.js';
+import { formatIPv4, formatIPv6, isV4Mapped, parseIPv4, parseIPv6 } from './ip-address.js';
 
 export interface ProxyAddresses {
   readonly family: 'tcp4' | 'tcp6' | 'unknown';
@@ -59,115 +60,7 @@ const V2_SIGNATURE = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49
 const MAX_V2_LEN = 0xffff;
 
 // ---------------------------------------------------------------------------------------------
-// Address text <-> bytes (pure, no zone IDs)
-
-/** Dotted-quad IPv4 (RFC 3986 §3.2.2 IPv4address: decimal octets 0-255, no leading zeros). */
-function parseIPv4(text: string): Uint8Array | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  const out = new Uint8Array(4);
-  for (let k = 0; k < 4; k++) {
-    const p = parts[k]!;
-    if (p.length < 1 || p.length > 3 || (p.length > 1 && p.charCodeAt(0) === 0x30)) return undefined;
-    let v = 0;
-    for (let j = 0; j < p.length; j++) {
-      const c = p.charCodeAt(j);
-      if (c < 0x30 || c > 0x39) return undefined;
-      v = v * 10 + (c - 0x30);
-    }
-    if (v > 255) return undefined;
-    out[k] = v;
-  }
-  return out;
-}
-
-/** Groups of one side of "::" (RFC 4291 §2.2); an embedded dotted IPv4 may end the address. */
-function parseGroups(text: string, v4AllowedLast: boolean): number[] | undefined {
-  if (text === '') return [];
-  const parts = text.split(':');
-  const groups: number[] = [];
-  for (let k = 0; k < parts.length; k++) {
-    const p = parts[k]!;
-    if (k === parts.length - 1 && v4AllowedLast && p.includes('.')) {
-      const v4 = parseIPv4(p);
-      if (v4 === undefined) return undefined;
-      groups.push((v4[0]! << 8) | v4[1]!, (v4[2]! << 8) | v4[3]!);
-      continue;
-    }
-    if (p.length < 1 || p.length > 4) return undefined;
-    let v = 0;
-    for (let j = 0; j < p.length; j++) {
-      const c = p.charCodeAt(j);
-      let d: number;
-      if (c >= 0x30 && c <= 0x39) d = c - 0x30;
-      else if (c >= 0x61 && c <= 0x66) d = c - 0x61 + 10;
-      else if (c >= 0x41 && c <= 0x46) d = c - 0x41 + 10;
-      else return undefined;
-      v = (v << 4) | d;
-    }
-    groups.push(v);
-  }
-  return groups;
-}
-
-/** IPv6 text (RFC 4291 §2.2: full, "::"-compressed, embedded IPv4 tail) to 16 bytes; no zone IDs. */
-function parseIPv6(text: string): Uint8Array | undefined {
-  if (text.length < 2 || text.length > 45) return undefined;
-  const dbl = text.indexOf('::');
-  let groups: number[];
-  if (dbl === -1) {
-    const all = parseGroups(text, true);
-    if (all === undefined || all.length !== 8) return undefined;
-    groups = all;
-  } else {
-    if (text.indexOf('::', dbl + 1) !== -1) return undefined;
-    const head = parseGroups(text.slice(0, dbl), false);
-    const tail = parseGroups(text.slice(dbl + 2), true);
-    if (head === undefined || tail === undefined || head.length + tail.length > 7) return undefined;
-    groups = [...head, ...new Array<number>(8 - head.length - tail.length).fill(0), ...tail];
-  }
-  const out = new Uint8Array(16);
-  for (let k = 0; k < 8; k++) {
-    out[2 * k] = groups[k]! >>> 8;
-    out[2 * k + 1] = groups[k]! & 0xff;
-  }
-  return out;
-}
-
-function isV4Mapped(b: Uint8Array): boolean {
-  for (let k = 0; k < 10; k++) if (b[k] !== 0) return false;
-  return b[10] === 0xff && b[11] === 0xff;
-}
-
-function formatIPv4(b: Uint8Array, off = 0): string {
-  return `${b[off]}.${b[off + 1]}.${b[off + 2]}.${b[off + 3]}`;
-}
-
-/** RFC 5952 §4 canonical text; IPv4-mapped addresses as "::ffff:a.b.c.d" (RFC 5952 §5). */
-function formatIPv6(b: Uint8Array): string {
-  if (isV4Mapped(b)) return `::ffff:${formatIPv4(b, 12)}`;
-  const groups: number[] = [];
-  for (let k = 0; k < 8; k++) groups.push((b[2 * k]! << 8) | b[2 * k + 1]!);
-  // Longest run of at least two zero groups; the first one on a tie (RFC 5952 §4.2.3).
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let k = 0; k < 8; ) {
-    if (groups[k] !== 0) {
-      k++;
-      continue;
-    }
-    let e = k;
-    while (e < 8 && groups[e] === 0) e++;
-    if (e - k > bestLen) {
-      bestStart = k;
-      bestLen = e - k;
-    }
-    k = e;
-  }
-  const hex = (g: number): string => g.toString(16);
-  if (bestStart === -1) return groups.map(hex).join(':');
-  return `${groups.slice(0, bestStart).map(hex).join(':')}::${groups.slice(bestStart + bestLen).map(hex).join(':')}`;
-}
+// Address classification (text <-> bytes in ip-address.ts)
 
 type Ip = { readonly v4: Uint8Array } | { readonly v6: Uint8Array };
 
@@ -259,7 +152,7 @@ export function encodeProxyV1(a: ProxyAddresses): Buffer {
   const block = addressBlock(a);
   if (block === undefined) return Buffer.from('PROXY UNKNOWN\r\n', 'latin1');
   const v4 = block.fam === 0x11;
-  const fmt = v4 ? (b: Uint8Array) => formatIPv4(b) : formatIPv6;
+  const fmt = v4 ? formatIPv4 : formatIPv6;
   const line = `PROXY ${v4 ? 'TCP4' : 'TCP6'} ${fmt(block.src)} ${fmt(block.dst)} ${a.srcPort} ${a.dstPort}\r\n`;
   return Buffer.from(line, 'latin1');
 }

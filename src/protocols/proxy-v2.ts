@@ -69,7 +69,11 @@
  */
 import { TextDecoder } from 'node:util';
 import { crc32c } from './crc32c.js';
+import { formatIPv4, formatIPv6 } from './ip-address.js';
 import { incomplete, invalid, ok, type ParseResult } from './result.js';
+
+/** @internal Kept for proxy-v1.ts, not part of the parser API: RFC 5952 text of 16 bytes (ip-address.ts). */
+export { formatIPv6 as formatIPv6Address } from './ip-address.js';
 
 export interface ProxyTlvEntry {
   readonly type: number;
@@ -133,41 +137,6 @@ function capOf(v: number | undefined, max: number): number {
 /** Size of the address block for a family nibble (§2.2 "union proxy_addr"). */
 function addressBlockLength(family: number): number {
   return family === 1 ? 12 : family === 2 ? 36 : family === 3 ? 2 * UNIX_PATH : 0;
-}
-
-function formatIPv4(b: Uint8Array, off: number): string {
-  return `${b[off]!}.${b[off + 1]!}.${b[off + 2]!}.${b[off + 3]!}`;
-}
-
-/**
- * @internal Shared with proxy-v1.ts, not part of the parser API.
- * RFC 5952 §4 text for the 16 bytes at `off`: lowercase hex, no leading zeros, the longest run of
- * two or more zero groups (the first on a tie) written "::"; IPv4-mapped as "::ffff:a.b.c.d" (§5).
- */
-export function formatIPv6Address(b: Uint8Array, off = 0): string {
-  let mapped = b[off + 10] === 0xff && b[off + 11] === 0xff;
-  for (let k = 0; k < 10 && mapped; k++) if (b[off + k] !== 0) mapped = false;
-  if (mapped) return `::ffff:${formatIPv4(b, off + 12)}`;
-  const groups: number[] = [];
-  for (let k = 0; k < 8; k++) groups.push((b[off + 2 * k]! << 8) | b[off + 2 * k + 1]!);
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let k = 0; k < 8; ) {
-    if (groups[k] !== 0) {
-      k++;
-      continue;
-    }
-    let e = k;
-    while (e < 8 && groups[e] === 0) e++;
-    if (e - k > bestLen) {
-      bestStart = k;
-      bestLen = e - k;
-    }
-    k = e;
-  }
-  const hex = (g: number): string => g.toString(16);
-  if (bestStart === -1) return groups.map(hex).join(':');
-  return `${groups.slice(0, bestStart).map(hex).join(':')}::${groups.slice(bestStart + bestLen).map(hex).join(':')}`;
 }
 
 function unixPath(b: Uint8Array, off: number): string {
@@ -347,8 +316,8 @@ export function parseProxyV2(bytes: Uint8Array, limits?: ProxyV2Limits): ParseRe
     base.src = { address: formatIPv4(bytes, a), port: (bytes[a + 8]! << 8) | bytes[a + 9]! };
     base.dst = { address: formatIPv4(bytes, a + 4), port: (bytes[a + 10]! << 8) | bytes[a + 11]! };
   } else if (family === 2) {
-    base.src = { address: formatIPv6Address(bytes, a), port: (bytes[a + 32]! << 8) | bytes[a + 33]! };
-    base.dst = { address: formatIPv6Address(bytes, a + 16), port: (bytes[a + 34]! << 8) | bytes[a + 35]! };
+    base.src = { address: formatIPv6(bytes, a), port: (bytes[a + 32]! << 8) | bytes[a + 33]! };
+    base.dst = { address: formatIPv6(bytes, a + 16), port: (bytes[a + 34]! << 8) | bytes[a + 35]! };
   } else if (family === 3) {
     base.srcPath = unixPath(bytes, a);
     base.dstPath = unixPath(bytes, a + UNIX_PATH);

@@ -27,7 +27,12 @@ export function splice(client: Socket, backend: Socket, head: Buffer | undefined
   const onClose = (): void => {
     if (--open === 0) done(reason ?? 'done', detail);
   };
-  client.on('error', (e: NodeJS.ErrnoException) => fail('client-error', e.code ?? e.message));
+  client.on('error', (e: NodeJS.ErrnoException) => {
+    // A client that already sent its FIN and then resets (it closed while the backend's last
+    // bytes, e.g. a TLS close_notify, were in flight) ended normally as far as it is concerned.
+    if (client.readableEnded && (e.code === 'ECONNRESET' || e.code === 'EPIPE')) fail('done', `client reset after its FIN (${e.code})`);
+    else fail('client-error', e.code ?? e.message);
+  });
   backend.on('error', (e: NodeJS.ErrnoException) => fail('backend-error', e.code ?? e.message));
   client.once('close', onClose);
   backend.once('close', onClose);

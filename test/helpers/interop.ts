@@ -9,9 +9,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { accessSync, constants, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer, connect, type AddressInfo } from 'node:net';
+import { createServer, connect, type AddressInfo, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
+import { connect as tlsConnect } from 'node:tls';
 import { fileURLToPath } from 'node:url';
 
 /** Anything that can run a cleanup after the test: a node:test TestContext. */
@@ -52,8 +53,18 @@ function isExecutable(file: string): boolean {
   }
 }
 
+/**
+ * Programs to treat as absent, for checking the skip/fail paths on a machine that has them all:
+ * PORTPLEX_INTEROP_MISSING=nginx,haproxy node --test dist/test/interop/
+ */
+function pretendMissing(name: string): boolean {
+  const base = name.slice(name.lastIndexOf('/') + 1);
+  return (process.env.PORTPLEX_INTEROP_MISSING ?? '').split(',').some((n) => n.trim() === base);
+}
+
 /** Absolute path of a program: `path` if given (and executable), else the first hit in $PATH and the sbin dirs. */
 export function findTool(name: string, path?: string): string | undefined {
+  if (pretendMissing(name)) return undefined;
   if (path !== undefined) return isExecutable(path) ? path : undefined;
   if (name.includes('/')) return isExecutable(name) ? name : undefined;
   const dirs = [...(process.env.PATH ?? '').split(delimiter).filter((d) => d !== ''), ...EXTRA_DIRS];
@@ -98,10 +109,37 @@ export function requireTools<K extends string>(t: SkippableScope, names: readonl
   return Object.fromEntries(names.map((n) => [n, findTool(n)!])) as Record<K, string>;
 }
 
+/**
+ * Runs `fn` after the test, in reverse order of registration among the helpers' cleanups (node:test
+ * runs `after` hooks first-in first-out, but a temp dir must outlive the daemon that writes in it).
+ * Every cleanup runs even if an earlier one throws; the first error is rethrown at the end.
+ */
+const stacks = new WeakMap<Scope, (() => unknown)[]>();
+export function defer(t: Scope, fn: () => unknown): void {
+  let stack = stacks.get(t);
+  if (stack === undefined) {
+    const fresh: (() => unknown)[] = [];
+    stack = fresh;
+    stacks.set(t, fresh);
+    t.after(async () => {
+      let first: unknown;
+      while (fresh.length > 0) {
+        try {
+          await fresh.pop()!();
+        } catch (e) {
+          first ??= e;
+        }
+      }
+      if (first !== undefined) throw first;
+    });
+  }
+  stack.push(fn);
+}
+
 /** A fresh directory under os.tmpdir(), removed (recursively) after the test. */
 export function makeTempDir(t: Scope, prefix = 'portplex-interop-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  defer(t, () => rmSync(dir, { recursive: true, force: true }));
   return dir;
 }
 
@@ -245,7 +283,7 @@ export function spawnBounded(t: Scope, cmd: string, args: readonly string[], opt
       clearTimeout(timer);
     }
   };
-  t.after(() => stop());
+  defer(t, () => stop());
 
   const handle: Spawned = {
     name,
@@ -365,6 +403,83 @@ export function clientSourceAddress(): Promise<string> {
     s.once('error', () => resolve('127.0.0.1'));
     s.listen(0, '127.0.0.2', () => s.close(() => resolve('127.0.0.2')));
   }));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Clients
+
+export interface HttpAnswer {
+  /** The client socket's own address and source port: what a PROXY consumer must report. */
+  readonly localAddress: string;
+  readonly localPort: number;
+  readonly head: string;
+  readonly body: string;
+}
+
+/** Everything the peer sends until it closes (bounded by `timeoutMs`); the socket is destroyed afterwards. */
+export function readUntilClose(socket: Socket, what: string, timeoutMs = 10_000): Promise<Buffer> {
+  return withTimeout(
+    new Promise<Buffer>((resolve, reject) => {
+      const chunks: Buffer[] = [];
+      socket.on('data', (c: Buffer) => chunks.push(c));
+      socket.once('error', reject);
+      socket.once('close', () => resolve(Buffer.concat(chunks)));
+    }),
+    timeoutMs,
+    what,
+  ).finally(() => socket.destroy());
+}
+
+function splitHttp(raw: Buffer): { head: string; body: string } {
+  const text = raw.toString('utf8');
+  const i = text.indexOf('\r\n\r\n');
+  return i < 0 ? { head: text, body: '' } : { head: text.slice(0, i), body: text.slice(i + 4) };
+}
+
+/** Connects from clientSourceAddress() to 127.0.0.1:`port`. */
+export async function connectFromClientAddress(port: number): Promise<Socket> {
+  const localAddress = await clientSourceAddress();
+  const socket = connect({ host: '127.0.0.1', port, localAddress });
+  await withTimeout(new Promise<void>((r, j) => socket.once('connect', r).once('error', j)), 10_000, `TCP connect to 127.0.0.1:${port}`);
+  return socket;
+}
+
+/** One HTTP/1.1 GET (Connection: close) over a raw socket from clientSourceAddress(); the answer once the server closed. */
+export async function httpGet(port: number, host: string): Promise<HttpAnswer> {
+  const socket = await connectFromClientAddress(port);
+  const local = { localAddress: socket.localAddress!, localPort: socket.localPort! };
+  socket.write(`GET / HTTP/1.1\r\nHost: ${host}\r\nConnection: close\r\n\r\n`);
+  return { ...local, ...splitHttp(await readUntilClose(socket, `the HTTP answer for Host ${host}`)) };
+}
+
+/**
+ * One HTTPS GET over TLS with SNI `servername`, from clientSourceAddress(). With `ca`, the
+ * server's certificate must chain to it and match the name; without, it is not checked.
+ */
+export async function httpsGet(port: number, servername: string, opts: { ca?: Buffer } = {}): Promise<HttpAnswer & { alpn: string | false | null }> {
+  // tls.connect has no localAddress option: connect the TCP socket first, then start TLS on it.
+  const tcp = await connectFromClientAddress(port);
+  const local = { localAddress: tcp.localAddress!, localPort: tcp.localPort! };
+  const socket = tlsConnect({
+    socket: tcp,
+    servername,
+    ALPNProtocols: ['http/1.1'],
+    ...(opts.ca ? { ca: opts.ca } : { rejectUnauthorized: false }),
+  });
+  try {
+    await withTimeout(new Promise<void>((r, j) => socket.once('secureConnect', r).once('error', j)), 10_000, `the TLS handshake with SNI ${servername}`);
+  } catch (e) {
+    socket.destroy();
+    throw e;
+  }
+  const alpn = socket.alpnProtocol;
+  socket.write(`GET / HTTP/1.1\r\nHost: ${servername}\r\nConnection: close\r\n\r\n`);
+  return { ...local, alpn, ...splitHttp(await readUntilClose(socket, `the HTTPS answer for SNI ${servername}`)) };
+}
+
+/** `s` with regular-expression metacharacters escaped. */
+export function reEscape(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 // ---------------------------------------------------------------------------------------------

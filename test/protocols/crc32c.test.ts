@@ -1,6 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { crc32c } from '../../src/protocols/crc32c.js';
+import { mulberry32, randomBytes } from '../helpers/fuzz.js';
 
 /** Bit-at-a-time reference (reflected poly 0x82F63B78), independent of the table. */
 function crc32cBitwise(data: Uint8Array): number {
@@ -35,8 +36,7 @@ test('crc32c continues from init: crc32c(b, crc32c(a)) === crc32c(a + b)', () =>
 });
 
 test('crc32c matches a bitwise reference on pseudo-random data and subarray views', () => {
-  let s = 12345;
-  const data = Uint8Array.from({ length: 4096 }, () => ((s = (s * 1103515245 + 12345) >>> 0), s >>> 24));
+  const data = randomBytes(mulberry32(12345), 4096);
   for (const len of [1, 2, 3, 7, 64, 1000, 4096]) {
     assert.equal(crc32c(data.subarray(0, len)), crc32cBitwise(data.subarray(0, len)));
   }

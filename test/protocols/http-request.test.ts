@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { httpSignature, parseHttpRequest, type HttpRequestHead } from '../../src/protocols/http-request.js';
 import { incomplete, invalid, ok, type ParseResult } from '../../src/protocols/result.js';
 import { assertSameForEveryDelivery, hex } from '../helpers/feed.js';
+import { fuzzParser, randInt, signatureDecision as decision } from '../helpers/fuzz.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 const parse = (bytes: Uint8Array): ParseResult<HttpRequestHead> => parseHttpRequest(bytes);
@@ -21,76 +22,32 @@ function head(
 
 // --- valid heads, every delivery ------------------------------------------------------------
 
-test('GET with Host (lowercased, no port)', () => {
-  const raw = 'GET /index.html?q=1 HTTP/1.1\r\nHost: Example.COM\r\nUser-Agent: t/1\r\nAccept: */*\r\n\r\n';
-  assertSameForEveryDelivery(parse, b(raw), head(raw, 'GET', '/index.html?q=1', '1.1', 'example.com', undefined));
-});
+/** [test name, request head, then the expected method, target, version, host, hostPort]. */
+const VALID_HEADS: readonly (readonly [string, string, string, string, '1.0' | '1.1', string | undefined, number | undefined])[] = [
+  ['GET with Host (lowercased, no port)', 'GET /index.html?q=1 HTTP/1.1\r\nHost: Example.COM\r\nUser-Agent: t/1\r\nAccept: */*\r\n\r\n', 'GET', '/index.html?q=1', '1.1', 'example.com', undefined],
+  ['Host with port and surrounding OWS', 'GET / HTTP/1.1\r\nhost: \t example.com:8080 \t\r\n\r\n', 'GET', '/', '1.1', 'example.com', 8080],
+  ['IPv6 Host literal with port, brackets stripped, lowercased', 'GET / HTTP/1.1\r\nHost: [2001:DB8::1]:8443\r\n\r\n', 'GET', '/', '1.1', '2001:db8::1', 8443],
+  ['IPv6 Host literal without port', 'HEAD / HTTP/1.1\r\nHost: [::1]\r\n\r\n', 'HEAD', '/', '1.1', '::1', undefined],
+  ['IPv4 Host with port', 'GET / HTTP/1.1\r\nHost: 192.0.2.1:80\r\n\r\n', 'GET', '/', '1.1', '192.0.2.1', 80],
+  ['empty port ("host:") gives no port', 'GET / HTTP/1.1\r\nHost: example.com:\r\n\r\n', 'GET', '/', '1.1', 'example.com', undefined],
+  ['CONNECT example.com:443 with Host: Host wins', 'CONNECT example.com:443 HTTP/1.1\r\nHost: proxy.Example:8443\r\nProxy-Authorization: x\r\n\r\n', 'CONNECT', 'example.com:443', '1.1', 'proxy.example', 8443],
+  ['CONNECT example.com:443 without Host: host from the authority target', 'CONNECT Example.com:443 HTTP/1.1\r\nUser-Agent: curl/8\r\n\r\n', 'CONNECT', 'Example.com:443', '1.1', 'example.com', 443],
+  ['CONNECT [v6]:port without Host: host from the authority target', 'CONNECT [2001:db8::5]:22 HTTP/1.1\r\n\r\n', 'CONNECT', '[2001:db8::5]:22', '1.1', '2001:db8::5', 22],
+  ['HTTP/1.0 without Host', 'GET / HTTP/1.0\r\n\r\n', 'GET', '/', '1.0', undefined, undefined],
+  ['HTTP/1.1 without Host is accepted with host undefined', 'GET / HTTP/1.1\r\nAccept: */*\r\n\r\n', 'GET', '/', '1.1', undefined, undefined],
+  ['empty Host value is allowed (RFC 9110 §7.2) and reported as undefined', 'OPTIONS * HTTP/1.1\r\nHost:\r\n\r\n', 'OPTIONS', '*', '1.1', undefined, undefined],
+  ['lowercase method is a token: accepted and reported as sent', 'get /a HTTP/1.1\r\nHOST: a.example\r\n\r\n', 'get', '/a', '1.1', 'a.example', undefined],
+  ['lowercase "connect" is not CONNECT (methods are case-sensitive)', 'connect / HTTP/1.1\r\n\r\n', 'connect', '/', '1.1', undefined, undefined],
+  ['bare LF line ends are accepted', 'GET / HTTP/1.1\nHost: a.example\n\n', 'GET', '/', '1.1', 'a.example', undefined],
+  ['mixed CRLF and bare LF line ends are accepted', 'GET / HTTP/1.1\r\nHost: a.example\n\r\n', 'GET', '/', '1.1', 'a.example', undefined],
+  ['absolute-form target and percent-encoded Host', 'GET http://example.com/x HTTP/1.1\r\nHost: ex%41mple.com\r\n\r\n', 'GET', 'http://example.com/x', '1.1', 'ex%41mple.com', undefined],
+];
 
-test('Host with port and surrounding OWS', () => {
-  const raw = 'GET / HTTP/1.1\r\nhost: \t example.com:8080 \t\r\n\r\n';
-  assertSameForEveryDelivery(parse, b(raw), head(raw, 'GET', '/', '1.1', 'example.com', 8080));
-});
-
-test('IPv6 Host literal with port, brackets stripped, lowercased', () => {
-  const raw = 'GET / HTTP/1.1\r\nHost: [2001:DB8::1]:8443\r\n\r\n';
-  assertSameForEveryDelivery(parse, b(raw), head(raw, 'GET', '/', '1.1', '2001:db8::1', 8443));
-});
-
-test('IPv6 Host literal without port', () => {
-  const raw = 'HEAD / HTTP/1.1\r\nHost: [::1]\r\n\r\n';
-  assertSameForEveryDelivery(parse, b(raw), head(raw, 'HEAD', '/', '1.1', '::1', undefined));
-});
-
-test('IPv4 Host with port, empty port ("host:") gives no port', () => {
-  const raw = 'GET / HTTP/1.1\r\nHost: 192.0.2.1:80\r\n\r\n';
-  assertSameForEveryDelivery(parse, b(raw), head(raw, 'GET', '/', '1.1', '192.0.2.1', 80));
-  const raw2 = 'GET / HTTP/1.1\r\nHost: example.com:\r\n\r\n';
-  assertSameForEveryDelivery(parse, b(raw2), head(raw2, 'GET', '/', '1.1', 'example.com', undefined));
-});
-
-test('CONNECT example.com:443 with Host: Host wins', () => {
-  const raw = 'CONNECT example.com:443 HTTP/1.1\r\nHost: proxy.Example:8443\r\nProxy-Authorization: x\r\n\r\n';
-  assertSameForEveryDelivery(parse, b(raw), head(raw, 'CONNECT', 'example.com:443', '1.1', 'proxy.example', 8443));
-});
-
-test('CONNECT example.com:443 without Host: host from the authority target', () => {
-  const raw = 'CONNECT Example.com:443 HTTP/1.1\r\nUser-Agent: curl/8\r\n\r\n';
-  assertSameForEveryDelivery(parse, b(raw), head(raw, 'CONNECT', 'Example.com:443', '1.1', 'example.com', 443));
-  const raw6 = 'CONNECT [2001:db8::5]:22 HTTP/1.1\r\n\r\n';
-  assertSameForEveryDelivery(parse, b(raw6), head(raw6, 'CONNECT', '[2001:db8::5]:22', '1.1', '2001:db8::5', 22));
-});
-
-test('HTTP/1.0 without Host', () => {
-  const raw = 'GET / HTTP/1.0\r\n\r\n';
-  assertSameForEveryDelivery(parse, b(raw), head(raw, 'GET', '/', '1.0', undefined, undefined));
-});
-
-test('HTTP/1.1 without Host is accepted with host undefined', () => {
-  const raw = 'GET / HTTP/1.1\r\nAccept: */*\r\n\r\n';
-  assertSameForEveryDelivery(parse, b(raw), head(raw, 'GET', '/', '1.1', undefined, undefined));
-});
-
-test('empty Host value is allowed (RFC 9110 §7.2) and reported as undefined', () => {
-  const raw = 'OPTIONS * HTTP/1.1\r\nHost:\r\n\r\n';
-  assertSameForEveryDelivery(parse, b(raw), head(raw, 'OPTIONS', '*', '1.1', undefined, undefined));
-});
-
-test('lowercase method is a token: accepted and reported as sent', () => {
-  const raw = 'get /a HTTP/1.1\r\nHOST: a.example\r\n\r\n';
-  assertSameForEveryDelivery(parse, b(raw), head(raw, 'get', '/a', '1.1', 'a.example', undefined));
-});
-
-test('lowercase "connect" is not CONNECT (methods are case-sensitive)', () => {
-  const raw = 'connect / HTTP/1.1\r\n\r\n';
-  assertSameForEveryDelivery(parse, b(raw), head(raw, 'connect', '/', '1.1', undefined, undefined));
-});
-
-test('bare LF line ends are accepted', () => {
-  const raw = 'GET / HTTP/1.1\nHost: a.example\n\n';
-  assertSameForEveryDelivery(parse, b(raw), head(raw, 'GET', '/', '1.1', 'a.example', undefined));
-  const mixed = 'GET / HTTP/1.1\r\nHost: a.example\n\r\n';
-  assertSameForEveryDelivery(parse, b(mixed), head(mixed, 'GET', '/', '1.1', 'a.example', undefined));
-});
+for (const [name, raw, ...expected] of VALID_HEADS) {
+  test(name, () => {
+    assertSameForEveryDelivery(parse, b(raw), head(raw, ...expected));
+  });
+}
 
 test('bytes after the head (body) are not part of it', () => {
   const headRaw = 'POST /x HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n\r\n';
@@ -100,11 +57,6 @@ test('bytes after the head (body) are not part of it', () => {
 test('request-target with 0x80-0xff bytes is accepted and reported as latin1', () => {
   const bytes = Buffer.concat([b('GET /caf'), hex('c3a9'), b(' HTTP/1.1\r\nHost: a\r\n\r\n')]);
   assertSameForEveryDelivery(parse, bytes, head(bytes.toString('latin1'), 'GET', '/caf\u00c3\u00a9', '1.1', 'a', undefined));
-});
-
-test('absolute-form target and percent-encoded Host', () => {
-  const raw = 'GET http://example.com/x HTTP/1.1\r\nHost: ex%41mple.com\r\n\r\n';
-  assertSameForEveryDelivery(parse, b(raw), head(raw, 'GET', 'http://example.com/x', '1.1', 'ex%41mple.com', undefined));
 });
 
 test('method of exactly 32 chars is accepted, 33 is not', () => {
@@ -212,26 +164,6 @@ test('the parser reads through subarray views at a non-zero offset', () => {
 
 // --- httpSignature --------------------------------------------------------------------------
 
-type Sig = 'yes' | 'no' | 'maybe';
-
-/** The answer for every prefix (length 0..n): decided once, never changes afterwards. */
-function decision(sig: (x: Uint8Array) => Sig, bytes: Uint8Array): { answer: Sig; at: number } {
-  let answer: Sig = 'maybe';
-  let at = -1;
-  for (let n = 0; n <= bytes.length; n++) {
-    const a = sig(bytes.subarray(0, n));
-    if (at === -1) {
-      if (a !== 'maybe') {
-        answer = a;
-        at = n;
-      }
-    } else {
-      assert.equal(a, answer, `answer changed at prefix ${n}`);
-    }
-  }
-  return { answer, at };
-}
-
 test('httpSignature: HTTP requests say yes right after "METHOD "', () => {
   assert.deepEqual(decision(httpSignature, b('GET / HTTP/1.1\r\n')), { answer: 'yes', at: 4 });
   for (const m of ['HEAD', 'POST', 'PUT', 'DELETE', 'CONNECT', 'OPTIONS', 'TRACE', 'PATCH', 'PROPFIND', 'VERSION-CONTROL', 'MKCOL']) {
@@ -272,38 +204,7 @@ test('httpSignature: other bytes', () => {
 
 // --- seeded fuzz ----------------------------------------------------------------------------
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function mutate(rnd: () => number, seed: Uint8Array): Uint8Array {
-  const int = (n: number) => Math.floor(rnd() * n);
-  let out = Buffer.from(seed);
-  const rounds = 1 + int(4);
-  const interesting = [0x00, 0x09, 0x0a, 0x0d, 0x20, 0x3a, 0x5b, 0x5d, 0x25, 0x7f, 0x80, 0xff, 0x2d];
-  for (let r = 0; r < rounds; r++) {
-    const pos = int(out.length + 1);
-    switch (int(6)) {
-      case 0: if (out.length > 0) out[Math.min(pos, out.length - 1)] = int(256); break;
-      case 1: if (out.length > 0) out[Math.min(pos, out.length - 1)] = interesting[int(interesting.length)]!; break;
-      case 2: out = Buffer.concat([out.subarray(0, pos), Buffer.from([interesting[int(interesting.length)]!]), out.subarray(pos)]); break;
-      case 3: out = Buffer.concat([out.subarray(0, pos), out.subarray(Math.min(out.length, pos + 1 + int(4)))]); break;
-      case 4: out = out.subarray(0, pos); break;
-      default: { const s = int(out.length + 1); const e = Math.min(out.length, s + int(16)); out = Buffer.concat([out.subarray(0, pos), out.subarray(s, e), out.subarray(pos)]); }
-    }
-  }
-  return out;
-}
-
 test('fuzz: ~20k random and mutated inputs never throw and stay consistent', () => {
-  const rnd = mulberry32(0xc0ffee);
   const seeds = [
     'GET /index.html HTTP/1.1\r\nHost: Example.COM:8080\r\nAccept: */*\r\n\r\n',
     'CONNECT example.com:443 HTTP/1.1\r\n\r\n',
@@ -311,35 +212,30 @@ test('fuzz: ~20k random and mutated inputs never throw and stay consistent', () 
     'POST /x HTTP/1.0\nContent-Length: 0\n\n',
     'PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n',
   ].map(b);
-  const kinds = new Set<string>();
-  for (let n = 0; n < 20000; n++) {
-    let input: Uint8Array;
-    if (n % 4 === 0) {
-      input = Uint8Array.from({ length: Math.floor(rnd() * 80) }, () => Math.floor(rnd() * 256));
-    } else {
-      input = mutate(rnd, seeds[Math.floor(rnd() * seeds.length)]!);
-    }
-    const cap = n % 3 === 0 ? 1 + Math.floor(rnd() * 90) : undefined;
-    const r = parseHttpRequest(input, cap);
-    kinds.add(r.kind);
-    const sig = httpSignature(input);
-    assert.ok(sig === 'yes' || sig === 'no' || sig === 'maybe');
-    if (r.kind === 'ok') {
-      assert.ok(r.length > 0 && r.length <= input.length && r.length <= (cap ?? 16384));
-      assert.equal(r.value.headerBytes, r.length);
-      // a valid HTTP/1 request with an uppercase method is claimed by the signature
-      const text = Buffer.from(input).toString('latin1');
-      if (/^[A-Z][A-Z_-]* /.test(text) && !/^(PROXY |SSH-)/.test(text)) assert.equal(sig, 'yes');
-      // the head alone gives the same answer
-      assert.deepEqual(parseHttpRequest(input.subarray(0, r.length), cap), r);
-    } else if (r.kind === 'invalid') {
-      assert.equal(typeof r.reason, 'string');
-      // invalid is final: more bytes never rescue it
-      assert.equal(parseHttpRequest(Buffer.concat([input, b('\r\n\r\n')]), cap).kind, 'invalid');
-    } else {
-      // incomplete is never wrong about a prefix: any prefix is incomplete too
-      assert.equal(parseHttpRequest(input.subarray(0, Math.floor(rnd() * (input.length + 1))), cap).kind, 'incomplete');
-    }
-  }
-  assert.deepEqual([...kinds].sort(), ['incomplete', 'invalid', 'ok']);
+  let cap: number | undefined;
+  const stats = fuzzParser(parse, seeds, {
+    iterations: 20000,
+    seed: 0xc0ffee,
+    maxRandomLength: 80,
+    mutate: { interesting: [0x00, 0x09, 0x0a, 0x0d, 0x20, 0x3a, 0x5b, 0x5d, 0x25, 0x7f, 0x80, 0xff, 0x2d] },
+    // Invalid is final: not even the end of a head rescues it.
+    suffix: b('\r\n\r\n'),
+    parserFor: ({ rng, iteration }) => {
+      cap = iteration % 3 === 0 ? 1 + randInt(rng, 90) : undefined;
+      const c = cap;
+      return (x) => parseHttpRequest(x, c);
+    },
+    check: (input, r) => {
+      const sig = httpSignature(input);
+      assert.ok(sig === 'yes' || sig === 'no' || sig === 'maybe');
+      if (r.kind === 'ok') {
+        assert.ok(r.length <= (cap ?? 16384));
+        assert.equal(r.value.headerBytes, r.length);
+        // a valid HTTP/1 request with an uppercase method is claimed by the signature
+        const text = input.toString('latin1');
+        if (/^[A-Z][A-Z_-]* /.test(text) && !/^(PROXY |SSH-)/.test(text)) assert.equal(sig, 'yes');
+      }
+    },
+  });
+  assert.ok(stats.ok > 0 && stats.incomplete > 0 && stats.invalid > 0, JSON.stringify(stats));
 });

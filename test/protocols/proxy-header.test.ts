@@ -18,6 +18,7 @@ import {
 } from '../../src/protocols/proxy-header.js';
 import { crc32c } from '../../src/protocols/crc32c.js';
 import { hex } from '../helpers/feed.js';
+import { mulberry32, randInt } from '../helpers/fuzz.js';
 
 const SIG = '0d0a0d0a000d0a515549540a';
 
@@ -278,20 +279,9 @@ test('v2 TLV type outside 0..255 is a RangeError', () => {
 
 // --- fuzz -----------------------------------------------------------------------------------
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 test('fuzz: ~20k random address strings never throw; v1 <= 107 bytes; IPv6 text agrees with node:net and WHATWG URL', () => {
   const rnd = mulberry32(0x50524f58);
-  const int = (n: number) => Math.floor(rnd() * n);
+  const int = (n: number): number => randInt(rnd, n);
   const alphabet = '0123456789abcdefABCDEF:::..%xg ';
   const group = () => int(0x10000).toString(16).padStart(int(2) ? 0 : 4, '0');
   const randomAddress = (): string => {

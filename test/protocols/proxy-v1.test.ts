@@ -10,6 +10,7 @@ import { encodeProxyV1, proxyAddresses } from '../../src/protocols/proxy-header.
 import { parseProxyV1, type ProxyV1Header } from '../../src/protocols/proxy-v1.js';
 import { incomplete, ok, type ParseResult } from '../../src/protocols/result.js';
 import { assertSameForEveryDelivery } from '../helpers/feed.js';
+import { firstInvalidAt as firstInvalidPrefix, fuzzParser, mulberry32, pick, randInt } from '../helpers/fuzz.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 
@@ -28,12 +29,8 @@ function refuses(line: string | Buffer, reason: RegExp): ParseResult<ProxyV1Head
   return r;
 }
 
-/** Index of the first prefix length at which the parser answers invalid (-1 if never). */
-function firstInvalidAt(line: string): number {
-  const bytes = b(line);
-  for (let k = 0; k <= bytes.length; k++) if (parseProxyV1(bytes.subarray(0, k)).kind === 'invalid') return k;
-  return -1;
-}
+/** The first prefix length at which the parser answers invalid (-1 if never). */
+const firstInvalidAt = (line: string): number => firstInvalidPrefix(parseProxyV1, b(line));
 
 /** The spec's worst case (§2.1): exactly 107 bytes including CRLF. */
 const FFFF6 = 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff';
@@ -43,15 +40,15 @@ const V6_45 = 'ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255';
 const V6_36 = 'ffff:ffff:ffff:ffff:ffff:fff:1.2.3.4';
 const TCP6_107 = `PROXY TCP6 ${V6_45} ${V6_36} 65535 65535\r\n`;
 
+/** The decoded TCP4 / TCP6 line from `src` port `srcPort` to `dst` port `dstPort`. */
+function decoded(family: ProxyV1Header['family'], src: string, srcPort: number, dst: string, dstPort: number): ProxyV1Header {
+  return { version: 1, family, src: { address: src, port: srcPort }, dst: { address: dst, port: dstPort } };
+}
+
 describe('parseProxyV1: accepted (§2.1)', () => {
   it('TCP4, the spec example line; the bytes after CRLF are left alone', () => {
     const line = 'PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n';
-    const value: ProxyV1Header = {
-      version: 1,
-      family: 'tcp4',
-      src: { address: '192.168.0.1', port: 56324 },
-      dst: { address: '192.168.0.11', port: 443 },
-    };
+    const value = decoded('tcp4', '192.168.0.1', 56324, '192.168.0.11', 443);
     accepts(line, value);
     const payload = b('GET / HTTP/1.1\r\nHost: 192.168.0.11\r\n\r\n');
     const all = Buffer.concat([b(line), payload]);
@@ -65,36 +62,16 @@ describe('parseProxyV1: accepted (§2.1)', () => {
   });
 
   it('TCP4 bounds: 0.0.0.0 / 255.255.255.255, port 0 and 65535 (the spec range is [0..65535])', () => {
-    accepts('PROXY TCP4 0.0.0.0 255.255.255.255 0 65535\r\n', {
-      version: 1,
-      family: 'tcp4',
-      src: { address: '0.0.0.0', port: 0 },
-      dst: { address: '255.255.255.255', port: 65535 },
-    });
+    accepts('PROXY TCP4 0.0.0.0 255.255.255.255 0 65535\r\n', decoded('tcp4', '0.0.0.0', 0, '255.255.255.255', 65535));
   });
 
   it('TCP6, addresses returned in RFC 5952 form', () => {
-    accepts('PROXY TCP6 2001:DB8::1 2001:db8:0:0:0:0:0:2 56324 443\r\n', {
-      version: 1,
-      family: 'tcp6',
-      src: { address: '2001:db8::1', port: 56324 },
-      dst: { address: '2001:db8::2', port: 443 },
-    });
-    accepts(`PROXY TCP6 ${FFFF6} :: 65535 65535\r\n`, {
-      version: 1,
-      family: 'tcp6',
-      src: { address: FFFF6, port: 65535 },
-      dst: { address: '::', port: 65535 },
-    });
+    accepts('PROXY TCP6 2001:DB8::1 2001:db8:0:0:0:0:0:2 56324 443\r\n', decoded('tcp6', '2001:db8::1', 56324, '2001:db8::2', 443));
+    accepts(`PROXY TCP6 ${FFFF6} :: 65535 65535\r\n`, decoded('tcp6', FFFF6, 65535, '::', 65535));
   });
 
   it('TCP6 with an embedded IPv4 tail (what inet_ntop writes for IPv4-mapped addresses)', () => {
-    accepts('PROXY TCP6 ::ffff:192.0.2.1 ::1 1 2\r\n', {
-      version: 1,
-      family: 'tcp6',
-      src: { address: '::ffff:192.0.2.1', port: 1 },
-      dst: { address: '::1', port: 2 },
-    });
+    accepts('PROXY TCP6 ::ffff:192.0.2.1 ::1 1 2\r\n', decoded('tcp6', '::ffff:192.0.2.1', 1, '::1', 2));
   });
 
   it('UNKNOWN, short form (15 bytes) and with the rest of the line ignored', () => {
@@ -107,12 +84,7 @@ describe('parseProxyV1: accepted (§2.1)', () => {
     assert.equal(UNKNOWN_107.length, 107);
     accepts(UNKNOWN_107, { version: 1, family: 'unknown' });
     assert.equal(TCP6_107.length, 107);
-    accepts(TCP6_107, {
-      version: 1,
-      family: 'tcp6',
-      src: { address: 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', port: 65535 },
-      dst: { address: 'ffff:ffff:ffff:ffff:ffff:fff:102:304', port: 65535 },
-    });
+    accepts(TCP6_107, decoded('tcp6', 'ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff', 65535, 'ffff:ffff:ffff:ffff:ffff:fff:102:304', 65535));
   });
 });
 
@@ -210,13 +182,11 @@ describe('parseProxyV1: prefixes', () => {
   it('every prefix of an accepted line is incomplete, and IPv6 acceptance agrees with node:net isIPv6', () => {
     // Seeded sweep over short strings of IPv6 characters: the line is accepted exactly when isIPv6
     // accepts the address, and a refused prefix never has a completion (checked by extending it).
-    const rnd = prng(0x5eed6);
-    const alphabet = '0123456789abcdefABCDEF:.';
+    const rnd = mulberry32(0x5eed6);
+    const alphabet = [...'0123456789abcdefABCDEF:.'];
     let accepted = 0;
     for (let t = 0; t < 3000; t++) {
-      const len = 1 + Math.floor(rnd() * 16);
-      let s = '';
-      for (let k = 0; k < len; k++) s += alphabet[Math.floor(rnd() * alphabet.length)]!;
+      const s = Array.from({ length: 1 + randInt(rnd, 16) }, () => pick(rnd, alphabet)).join('');
       const line = b(`PROXY TCP6 ${s} ::1 1 2\r\n`);
       const r = parseProxyV1(line);
       assert.equal(r.kind === 'ok', isIPv6(s), `${s}: ${JSON.stringify(r)}`);
@@ -248,12 +218,7 @@ describe('parseProxyV1: round trip with the encoder (proxy-header.ts)', () => {
       const addrs = proxyAddresses({ address: sa, port: sp }, { address: da, port: dp });
       assert.notEqual(addrs.family, 'unknown');
       const line = encodeProxyV1(addrs);
-      const expected: ProxyV1Header = {
-        version: 1,
-        family: addrs.family,
-        src: { address: addrs.srcAddress, port: addrs.srcPort },
-        dst: { address: addrs.dstAddress, port: addrs.dstPort },
-      };
+      const expected = decoded(addrs.family, addrs.srcAddress, addrs.srcPort, addrs.dstAddress, addrs.dstPort);
       assertSameForEveryDelivery(parseProxyV1, line, ok(expected, line.length));
     });
   }
@@ -263,23 +228,8 @@ describe('parseProxyV1: round trip with the encoder (proxy-header.ts)', () => {
   });
 });
 
-/** xorshift32, seeded: deterministic, no Math.random. */
-function prng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x100000000;
-  };
-}
-
 describe('parseProxyV1: seeded fuzz', () => {
   it('~20k random and mutated inputs: never throws; ok length <= input and stable under extension', () => {
-    const rnd = prng(0xc0ffee);
-    const int = (n: number): number => Math.floor(rnd() * n);
     const corpus = [
       'PROXY TCP4 192.168.0.1 192.168.0.11 56324 443\r\n',
       'PROXY TCP6 2001:db8::1 ::ffff:10.0.0.1 1 65535\r\n',
@@ -287,52 +237,19 @@ describe('parseProxyV1: seeded fuzz', () => {
       UNKNOWN_107,
       TCP6_107,
     ].map(b);
-    const interesting = b('PROXY TCP46UNKNOWN0123456789abcdef:.% \r\n\t\x00\xff');
-    let oks = 0;
-    for (let t = 0; t < 20000; t++) {
-      let input: Buffer;
-      const mode = int(4);
-      if (mode === 0) {
-        input = Buffer.alloc(int(130));
-        for (let k = 0; k < input.length; k++) input[k] = int(256);
-        if (rnd() < 0.5) b('PROXY ').copy(input);
-      } else {
-        const base = Buffer.from(corpus[int(corpus.length)]!);
-        const arr = [...base];
-        const edits = 1 + int(4);
-        for (let e = 0; e < edits; e++) {
-          const at = int(arr.length + 1);
-          const op = int(4);
-          const byte = rnd() < 0.7 ? interesting[int(interesting.length)]! : int(256);
-          if (op === 0 && at < arr.length) arr[at] = byte;
-          else if (op === 1) arr.splice(at, 0, byte);
-          else if (op === 2 && arr.length > 0) arr.splice(at, 1);
-          else arr.length = Math.min(arr.length, at);
-        }
-        input = Buffer.concat([Buffer.from(arr), rnd() < 0.3 ? b('GET / HTTP/1.1\r\n') : Buffer.alloc(0)]);
-      }
-      let r: ParseResult<ProxyV1Header>;
-      try {
-        r = parseProxyV1(input);
-      } catch (e) {
-        assert.fail(`threw on ${input.toString('hex')}: ${String(e)}`);
-      }
-      assert.ok(r.kind === 'ok' || r.kind === 'incomplete' || r.kind === 'invalid');
-      if (r.kind === 'ok') {
-        oks++;
-        assert.ok(r.length > 0 && r.length <= input.length && r.length <= 107);
-        assert.deepEqual(parseProxyV1(input.subarray(0, r.length)), r);
-      }
-      if (t % 50 === 0) {
-        // Along the prefixes: incomplete*, then a final answer that never changes.
-        let settled: ParseResult<ProxyV1Header> | undefined;
-        for (let k = 0; k <= input.length; k++) {
-          const p = parseProxyV1(input.subarray(0, k));
-          if (settled !== undefined) assert.deepEqual(p.kind, settled.kind);
-          else if (p.kind !== 'incomplete') settled = p;
-        }
-      }
-    }
-    assert.ok(oks > 100, `only ${oks} accepted inputs`);
+    const stats = fuzzParser(parseProxyV1, corpus, {
+      iterations: 20000,
+      seed: 0xc0ffee,
+      maxRandomLength: 130,
+      mutate: { interesting: b('PROXY TCP46UNKNOWN0123456789abcdef:.% \r\n\t\x00\xff') },
+      shape: (input, { random, rng }) => {
+        if (random) return rng() < 0.5 ? Buffer.concat([b('PROXY '), input.subarray(6)]) : input;
+        return rng() < 0.3 ? Buffer.concat([input, b('GET / HTTP/1.1\r\n')]) : input;
+      },
+      check: (_input, r) => {
+        if (r.kind === 'ok') assert.ok(r.length <= 107);
+      },
+    });
+    assert.ok(stats.ok > 100, `only ${stats.ok} accepted inputs`);
   });
 });

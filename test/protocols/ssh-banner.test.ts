@@ -4,6 +4,7 @@ import { parseSshBanner, sshSignature, type SshBanner } from '../../src/protocol
 import { httpSignature } from '../../src/protocols/http-request.js';
 import { incomplete, invalid, ok, type ParseResult } from '../../src/protocols/result.js';
 import { assertSameForEveryDelivery, hex } from '../helpers/feed.js';
+import { fuzzParser, signatureDecision as decision } from '../helpers/fuzz.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 
@@ -11,40 +12,26 @@ function banner(protoVersion: string, software: string, comments: string | undef
   return ok({ protoVersion, software, comments, length }, length);
 }
 
-test('OpenSSH-style banner with comments', () => {
-  const raw = 'SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n';
-  assertSameForEveryDelivery(parseSshBanner, b(raw), banner('2.0', 'OpenSSH_9.2p1', 'Debian-2+deb12u3', raw.length));
-});
+/** [test name, identification string, then the expected protoVersion, software, comments]. */
+const VALID_BANNERS: readonly (readonly [string, string, string, string, string | undefined])[] = [
+  ['OpenSSH-style banner with comments', 'SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n', '2.0', 'OpenSSH_9.2p1', 'Debian-2+deb12u3'],
+  ['PuTTY-style banner without comments', 'SSH-2.0-PuTTY_Release_0.78\r\n', '2.0', 'PuTTY_Release_0.78', undefined],
+  ['SSH-1.99 is accepted', 'SSH-1.99-OpenSSH_3.9p1\r\n', '1.99', 'OpenSSH_3.9p1', undefined],
+  ['bare LF terminator is accepted', 'SSH-2.0-dropbear_2022.83\n', '2.0', 'dropbear_2022.83', undefined],
+  ["'-' inside the software version is accepted (JSch, old libssh)", 'SSH-2.0-JSCH-0.1.54\r\n', '2.0', 'JSCH-0.1.54', undefined],
+  ['empty comments after SP are reported as an empty string', 'SSH-2.0-x \r\n', '2.0', 'x', ''],
+];
 
-test('PuTTY-style banner without comments', () => {
-  const raw = 'SSH-2.0-PuTTY_Release_0.78\r\n';
-  assertSameForEveryDelivery(parseSshBanner, b(raw), banner('2.0', 'PuTTY_Release_0.78', undefined, raw.length));
-});
-
-test('SSH-1.99 is accepted', () => {
-  const raw = 'SSH-1.99-OpenSSH_3.9p1\r\n';
-  assertSameForEveryDelivery(parseSshBanner, b(raw), banner('1.99', 'OpenSSH_3.9p1', undefined, raw.length));
-});
+for (const [name, raw, protoVersion, software, comments] of VALID_BANNERS) {
+  test(name, () => {
+    assertSameForEveryDelivery(parseSshBanner, b(raw), banner(protoVersion, software, comments, raw.length));
+  });
+}
 
 test('bytes after the identification string (KEXINIT) are not part of it', () => {
   const raw = 'SSH-2.0-Go\r\n';
   const bytes = Buffer.concat([b(raw), hex('000005dc 07 14 0102030405')]);
   assertSameForEveryDelivery(parseSshBanner, bytes, banner('2.0', 'Go', undefined, raw.length));
-});
-
-test('bare LF terminator is accepted', () => {
-  const raw = 'SSH-2.0-dropbear_2022.83\n';
-  assertSameForEveryDelivery(parseSshBanner, b(raw), banner('2.0', 'dropbear_2022.83', undefined, raw.length));
-});
-
-test("'-' inside the software version is accepted (JSch, old libssh)", () => {
-  const raw = 'SSH-2.0-JSCH-0.1.54\r\n';
-  assertSameForEveryDelivery(parseSshBanner, b(raw), banner('2.0', 'JSCH-0.1.54', undefined, raw.length));
-});
-
-test('empty comments after SP are reported as an empty string', () => {
-  const raw = 'SSH-2.0-x \r\n';
-  assertSameForEveryDelivery(parseSshBanner, b(raw), banner('2.0', 'x', '', raw.length));
 });
 
 test('SSH-1.5 and other versions are unsupported, decided as early as possible', () => {
@@ -94,24 +81,6 @@ test('prefixes are incomplete', () => {
   }
 });
 
-type Sig = 'yes' | 'no' | 'maybe';
-function decision(sig: (x: Uint8Array) => Sig, bytes: Uint8Array): { answer: Sig; at: number } {
-  let answer: Sig = 'maybe';
-  let at = -1;
-  for (let n = 0; n <= bytes.length; n++) {
-    const a = sig(bytes.subarray(0, n));
-    if (at === -1) {
-      if (a !== 'maybe') {
-        answer = a;
-        at = n;
-      }
-    } else {
-      assert.equal(a, answer, `answer changed at prefix ${n}`);
-    }
-  }
-  return { answer, at };
-}
-
 test('sshSignature: yes after "SSH-", no as early as possible', () => {
   assert.deepEqual(decision(sshSignature, b('SSH-2.0-OpenSSH_9.2p1\r\n')), { answer: 'yes', at: 4 });
   assert.deepEqual(decision(sshSignature, hex('16 03 01 02 00')), { answer: 'no', at: 1 });
@@ -133,56 +102,27 @@ test('SSH and HTTP signatures never both say yes', () => {
   }
 });
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 test('fuzz: ~20k random and mutated inputs never throw and stay consistent', () => {
-  const rnd = mulberry32(0x55482d32);
-  const int = (n: number) => Math.floor(rnd() * n);
   const seeds = ['SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n', 'SSH-1.99-x\n', 'SSH-2.0-PuTTY_Release_0.78\r\n'].map(b);
-  const interesting = [0x00, 0x0a, 0x0d, 0x20, 0x2d, 0x2e, 0x31, 0x32, 0x39, 0x7f, 0x80, 0xff];
-  const kinds = new Set<string>();
-  for (let n = 0; n < 20000; n++) {
-    let input: Buffer;
-    if (n % 4 === 0) {
-      input = Buffer.from(Uint8Array.from({ length: int(300) }, () => int(256)));
-      if (n % 8 === 0) input = Buffer.concat([b('SSH-'), input]);
-    } else {
-      input = Buffer.from(seeds[int(seeds.length)]!);
-      for (let r = 1 + int(3); r > 0; r--) {
-        const pos = int(input.length + 1);
-        switch (int(5)) {
-          case 0: if (input.length > 0) input[Math.min(pos, input.length - 1)] = int(256); break;
-          case 1: if (input.length > 0) input[Math.min(pos, input.length - 1)] = interesting[int(interesting.length)]!; break;
-          case 2: input = Buffer.concat([input.subarray(0, pos), Buffer.alloc(1 + int(250), 0x61), input.subarray(pos)]); break;
-          case 3: input = input.subarray(0, pos); break;
-          default: input = Buffer.concat([input.subarray(0, pos), input.subarray(Math.min(input.length, pos + 1))]);
-        }
+  const stats = fuzzParser(parseSshBanner, seeds, {
+    iterations: 20000,
+    seed: 0x55482d32,
+    // Runs of up to 250 bytes ('a' among them) reach the 255-byte limit.
+    mutate: { interesting: [0x00, 0x0a, 0x0d, 0x20, 0x2d, 0x2e, 0x31, 0x32, 0x39, 0x61, 0x7f, 0x80, 0xff], maxEdits: 3, maxRun: 250 },
+    shape: (input, { random, rng }) => (random && rng() < 0.5 ? Buffer.concat([b('SSH-'), input]) : input),
+    suffix: b('\r\n'),
+    check: (input, r) => {
+      const sig = sshSignature(input);
+      assert.ok(sig === 'yes' || sig === 'no' || sig === 'maybe');
+      if (r.kind === 'ok') {
+        assert.ok(r.length >= 10 && r.length <= 255);
+        assert.equal(r.value.length, r.length);
+        assert.equal(sig, 'yes');
+      } else if (r.kind === 'incomplete') {
+        assert.ok(input.length < 255);
+        assert.notEqual(sig, 'no');
       }
-    }
-    const r = parseSshBanner(input);
-    kinds.add(r.kind);
-    const sig = sshSignature(input);
-    assert.ok(sig === 'yes' || sig === 'no' || sig === 'maybe');
-    if (r.kind === 'ok') {
-      assert.ok(r.length >= 10 && r.length <= 255 && r.length <= input.length);
-      assert.equal(r.value.length, r.length);
-      assert.equal(sig, 'yes');
-      assert.deepEqual(parseSshBanner(input.subarray(0, r.length)), r);
-    } else if (r.kind === 'invalid') {
-      assert.equal(parseSshBanner(Buffer.concat([input, b('\r\n')])).kind, 'invalid');
-    } else {
-      assert.ok(input.length < 255);
-      assert.notEqual(sig, 'no');
-    }
-  }
-  assert.deepEqual([...kinds].sort(), ['incomplete', 'invalid', 'ok']);
+    },
+  });
+  assert.ok(stats.ok > 0 && stats.incomplete > 0 && stats.invalid > 0, JSON.stringify(stats));
 });

@@ -12,6 +12,7 @@ import {
 } from '../../src/protocols/tls-client-hello.js';
 import { incomplete, invalid, ok, type ParseResult } from '../../src/protocols/result.js';
 import { assertSameForEveryDelivery, feedChunks, hex } from '../helpers/feed.js';
+import { fuzzParser, randInt } from '../helpers/fuzz.js';
 import {
   EXT,
   alpnData,
@@ -115,22 +116,19 @@ async function recordLiveHello(options: tls.ConnectionOptions): Promise<Buffer> 
   }
 }
 
-/** Seeded PRNG (mulberry32), so fuzz failures reproduce. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const CHROMIUM_EXTENSIONS = [
   0x8a8a, 0xff01, 0x0012, 0x0010, 0x000d, 0x0023, 0x001b, 0xca34, 0x0017, 0x0000, 0x000a, 0x0033, 0x002b, 0x002d,
   0xfe0d, 0x0005, 0x000b, 0x44cd, 0x5a5a,
 ];
+
+/** A TLS 1.3 hello in one record, as Chromium and Node send it (record 0x0301, legacy 0x0303); `fields` has the rest. */
+function tls13Hello(fields: Pick<ClientHello, 'sni' | 'alpn' | 'ech' | 'cipherSuites' | 'extensions'>): ClientHello {
+  const common = { sslv2: false, recordVersion: 0x0301, legacyVersion: 0x0303, version: 0x0304, records: 1 } as const;
+  return { ...common, sniStatus: 'ok', supportedVersions: [0x0304, 0x0303], ...fields };
+}
+
+/** What a hello without extensions reports for everything that extensions carry. */
+const NOTHING_FROM_EXTENSIONS = { sni: undefined, sniStatus: 'absent', alpn: [], ech: false, supportedVersions: [], extensions: [] } as const;
 
 describe('tlsSignature', () => {
   it('recognises TLS handshake records and SSLv2-compatible hellos', () => {
@@ -173,20 +171,7 @@ describe('tlsVersionName', () => {
 
 describe('parseClientHello: recorded hellos', () => {
   const chromium = fixture('chromium-156-pq-clienthello.bin');
-  const chromiumValue: ClientHello = {
-    sslv2: false,
-    recordVersion: 0x0301,
-    legacyVersion: 0x0303,
-    version: 0x0304,
-    sni: 'a.test',
-    sniStatus: 'ok',
-    alpn: ['h2', 'http/1.1'],
-    ech: true,
-    supportedVersions: [0x0304, 0x0303],
-    cipherSuites: 16,
-    extensions: CHROMIUM_EXTENSIONS,
-    records: 1,
-  };
+  const chromiumValue = tls13Hello({ sni: 'a.test', alpn: ['h2', 'http/1.1'], ech: true, cipherSuites: 16, extensions: CHROMIUM_EXTENSIONS });
 
   it('parses the Chromium 156 post-quantum hello (one 1946-byte record) for every delivery', () => {
     assert.equal(chromium.length, 1946);
@@ -215,20 +200,13 @@ describe('parseClientHello: recorded hellos', () => {
 
   it('parses the hello recorded from Node 20 (test/fixtures/node20-clienthello.bin)', () => {
     const bytes = fixture('node20-clienthello.bin');
-    const expected: ClientHello = {
-      sslv2: false,
-      recordVersion: 0x0301,
-      legacyVersion: 0x0303,
-      version: 0x0304,
+    const expected = tls13Hello({
       sni: 'example.com',
-      sniStatus: 'ok',
       alpn: ['h2', 'http/1.1'],
       ech: false,
-      supportedVersions: [0x0304, 0x0303],
       cipherSuites: 59,
       extensions: [0x0000, 0x000b, 0x000a, 0x0023, 0x0010, 0x0016, 0x0017, 0x000d, 0x002b, 0x002d, 0x0033],
-      records: 1,
-    };
+    });
     assertSameForEveryDelivery(parse, bytes, ok(expected, bytes.length));
   });
 
@@ -452,9 +430,9 @@ describe('parseClientHello: built hellos', () => {
   });
 
   it('legacy hellos: TLS 1.0 and TLS 1.2 without extensions, SSL 3 record version', () => {
-    check({ legacyVersion: 0x0301, noExtensions: true, sessionIdLength: 0 }, { legacyVersion: 0x0301, version: 0x0301, extensions: [] });
+    check({ legacyVersion: 0x0301, noExtensions: true, sessionIdLength: 0 }, { ...NOTHING_FROM_EXTENSIONS, legacyVersion: 0x0301, version: 0x0301 });
     // RFC 5246 §7.4.1.2: a server MUST accept a ClientHello with or without extensions.
-    check({ legacyVersion: 0x0303, noExtensions: true }, { version: 0x0303, extensions: [], sniStatus: 'absent' });
+    check({ legacyVersion: 0x0303, noExtensions: true }, { ...NOTHING_FROM_EXTENSIONS, version: 0x0303 });
     check({ recordVersion: 0x0300, legacyVersion: 0x0300, noExtensions: true }, { recordVersion: 0x0300, version: 0x0300 });
     // An empty extensions block is consistent too.
     const hs = buildHandshake({ noExtensions: true });
@@ -506,18 +484,14 @@ describe('parseClientHello: SSLv2-compatible hello (RFC 5246 appendix E.2)', () 
     fix?.(b);
     return b;
   }
+  /** An SSLv2 hello has no extensions: only its version and cipher count, in one "record". */
   const value = (v: number, suites: number): ClientHello => ({
+    ...NOTHING_FROM_EXTENSIONS,
     sslv2: true,
-    recordVersion: 0x0002,
+    recordVersion: 0x0002, // RFC 5246 E.2: the SSL 2.0 framing
     legacyVersion: v,
-    version: v,
-    sni: undefined,
-    sniStatus: 'absent',
-    alpn: [],
-    ech: false,
-    supportedVersions: [],
+    version: v, // no supported_versions to raise it
     cipherSuites: suites,
-    extensions: [],
     records: 1,
   });
 
@@ -655,8 +629,6 @@ describe('parseClientHello: invalid input', () => {
   });
 
   it('never throws on 20k seeded mutations of real and built hellos', () => {
-    const rand = mulberry32(0x5eed1234);
-    const int = (n: number): number => Math.floor(rand() * n);
     const chromium = fixture('chromium-156-pq-clienthello.bin');
     const seeds: Buffer[] = [
       chromium,
@@ -667,89 +639,46 @@ describe('parseClientHello: invalid input', () => {
       buildClientHello({ noExtensions: true, legacyVersion: 0x0301 }),
       Buffer.concat([hex('802e 01 0301 0009 0000 0010'), pattern(9), pattern(16)]),
     ];
-    let oks = 0;
-    let invalids = 0;
-    let incompletes = 0;
-    for (let iter = 0; iter < 20000; iter++) {
-      const b = Buffer.from(seeds[int(seeds.length)]!);
-      let bytes: Buffer = b;
-      const edits = 1 + int(4);
-      for (let e = 0; e < edits; e++) {
-        switch (int(6)) {
-          case 0: // flip bits
-            if (bytes.length) {
-              const i = int(bytes.length);
-              bytes[i] = bytes[i]! ^ (1 << int(8));
-            }
-            break;
-          case 1: // random byte (biased to the header and small values)
-            if (bytes.length) bytes[rand() < 0.3 ? int(Math.min(bytes.length, 64)) : int(bytes.length)] = rand() < 0.5 ? int(4) : int(256);
-            break;
-          case 2: // random 16-bit length somewhere
-            if (bytes.length > 2) bytes.writeUInt16BE(int(4) === 0 ? 0xffff : int(bytes.length + 8), int(bytes.length - 1));
-            break;
-          case 3: // truncate
-            bytes = bytes.subarray(0, int(bytes.length + 1));
-            break;
-          case 4: { // insert or delete a run
-            const at = int(bytes.length + 1);
-            bytes = rand() < 0.5
-              ? Buffer.concat([bytes.subarray(0, at), pattern(1 + int(8), iter), bytes.subarray(at)])
-              : Buffer.concat([bytes.subarray(0, at), bytes.subarray(Math.min(bytes.length, at + 1 + int(8)))]);
-            break;
-          }
-          default: // duplicate a slice (duplicate extensions, repeated records)
-            if (bytes.length > 8) {
-              const s = int(bytes.length - 4);
-              const n = 1 + int(Math.min(64, bytes.length - s));
-              const at = int(bytes.length);
-              bytes = Buffer.concat([bytes.subarray(0, at), bytes.subarray(s, s + n), bytes.subarray(at)]);
-            }
-        }
-      }
-      let r: ParseResult<ClientHello>;
-      try {
-        r = parseClientHello(bytes, rand() < 0.1 ? int(4096) : undefined);
-      } catch (err) {
-        assert.fail(`threw on iteration ${iter} (${bytes.toString('hex')}): ${String(err)}`);
-      }
-      if (r.kind === 'ok') {
-        oks++;
-        assert.ok(r.length > 0 && r.length <= bytes.length, `ok length ${r.length} within input`);
+    const stats = fuzzParser(parse, seeds, {
+      iterations: 20000,
+      seed: 0x5eed1234,
+      random: 0,
+      // Small values (record types, versions, lengths) are the interesting ones here.
+      mutate: { interesting: [0x00, 0x01, 0x02, 0x03, 0x16, 0x80, 0xff] },
+      // Hellos are up to 2 KB: walk the prefixes of one in 16, a few dozen of them each.
+      prefixEvery: 16,
+      prefixStride: 64,
+      parserFor: ({ rng }) => {
+        const cap = rng() < 0.1 ? randInt(rng, 4096) : undefined;
+        return (bytes) => parseClientHello(bytes, cap);
+      },
+      check: (_bytes, r) => {
+        if (r.kind !== 'ok') return;
         assert.ok(r.value.records >= 1);
         assert.ok(r.value.sni === undefined || /^[a-z0-9_.-]{1,255}$/.test(r.value.sni), `sni ${r.value.sni}`);
         assert.equal(r.value.sni !== undefined, r.value.sniStatus === 'ok');
-        if (iter % 16 === 0) {
-          // The hello's own bytes give the same answer, and none of their prefixes is refused.
-          const own = bytes.subarray(0, r.length);
-          assert.deepEqual(parse(own), r);
-          for (let k = 0; k < own.length; k += 1 + int(64)) assert.equal(parse(own.subarray(0, k)).kind, 'incomplete');
-        }
-      } else if (r.kind === 'incomplete') {
-        incompletes++;
-        assert.ok(r.needed === undefined || r.needed > bytes.length, `needed ${r.needed} > ${bytes.length}`);
-      } else {
-        invalids++;
-        assert.equal(r.kind, 'invalid');
-        assert.ok(r.reason.length > 0);
-      }
-    }
+      },
+    });
     // The mutations reach every outcome (a fuzz loop that only ever hits one branch tests little).
-    assert.ok(oks > 500 && invalids > 500 && incompletes > 500, `ok ${oks}, invalid ${invalids}, incomplete ${incompletes}`);
+    assert.ok(stats.ok > 500 && stats.invalid > 500 && stats.incomplete > 500, JSON.stringify(stats));
   });
 
   it('never throws on random bytes behind valid-looking headers', () => {
-    const rand = mulberry32(42);
-    for (let iter = 0; iter < 5000; iter++) {
-      const len = Math.floor(rand() * 300);
-      const bytes = Buffer.alloc(len);
-      for (let i = 0; i < len; i++) bytes[i] = Math.floor(rand() * 256);
-      if (len > 0 && rand() < 0.6) bytes[0] = rand() < 0.7 ? 0x16 : 0x80 | Math.floor(rand() * 4);
-      if (len > 1 && rand() < 0.6) bytes[1] = 0x03;
-      if (len > 5 && rand() < 0.6) bytes[5] = 1;
-      const r = parseClientHello(bytes);
-      assert.ok(r.kind === 'ok' || r.kind === 'incomplete' || r.kind === 'invalid');
-      assert.equal(typeof tlsSignature(bytes), 'string');
-    }
+    fuzzParser(parse, [], {
+      iterations: 5000,
+      seed: 42,
+      random: 1,
+      maxRandomLength: 300,
+      shape: (bytes, { rng }) => {
+        const len = bytes.length;
+        if (len > 0 && rng() < 0.6) bytes[0] = rng() < 0.7 ? 0x16 : 0x80 | randInt(rng, 4);
+        if (len > 1 && rng() < 0.6) bytes[1] = 0x03;
+        if (len > 5 && rng() < 0.6) bytes[5] = 1;
+        return bytes;
+      },
+      check: (bytes) => {
+        assert.equal(typeof tlsSignature(bytes), 'string');
+      },
+    });
   });
 });
