@@ -149,58 +149,67 @@ export interface FuzzStats {
  */
 export function fuzzParser<T>(parse: Parser<T>, seeds: readonly Uint8Array[], options: FuzzOptions<T>): FuzzStats {
   const rng = mulberry32(options.seed);
-  const int = (n: number): number => randInt(rng, n);
   const randomShare = options.random ?? 0.25;
   const prefixEvery = options.prefixEvery ?? 50;
   const stride = options.prefixStride ?? 1;
+  const step = stride === 1 ? undefined : (): number => 1 + randInt(rng, stride);
   const stats: FuzzStats = { ok: 0, incomplete: 0, invalid: 0 };
   for (let iteration = 0; iteration < options.iterations; iteration++) {
     const random = seeds.length === 0 || rng() < randomShare;
     const ctx: FuzzContext = { rng, iteration, random };
-    let input = random ? randomBytes(rng, int(options.maxRandomLength ?? 300)) : mutate(rng, pick(rng, seeds), options.mutate);
+    let input = random ? randomBytes(rng, randInt(rng, options.maxRandomLength ?? 300)) : mutate(rng, pick(rng, seeds), options.mutate);
     if (options.shape !== undefined) input = options.shape(input, ctx);
     const p = options.parserFor?.(ctx) ?? parse;
-    const where = `seed 0x${options.seed.toString(16)}, iteration ${iteration}, input ${input.toString('hex')}`;
-
-    let r: ParseResult<T>;
     try {
-      r = p(input);
+      let r: ParseResult<T>;
+      try {
+        r = p(input);
+      } catch (e) {
+        assert.fail(`the parser threw: ${String(e)}`);
+      }
+      assert.ok(r.kind === 'ok' || r.kind === 'incomplete' || r.kind === 'invalid', `unknown answer ${JSON.stringify(r)}`);
+      stats[r.kind]++;
+      assertContract(p, input, r, options.suffix ?? randomBytes(rng, 1 + randInt(rng, 16)), rng);
+      if (iteration % prefixEvery === 0) assertPrefixesSettle(p, input, step);
+      options.check?.(input, r, { ...ctx, parse: p });
     } catch (e) {
-      assert.fail(`threw (${where}): ${String(e)}`);
+      // Whatever failed, say how to get the input back.
+      if (e instanceof Error) e.message += `\n(fuzz seed 0x${options.seed.toString(16)}, iteration ${iteration}, input ${input.toString('hex')})`;
+      throw e;
     }
-    assert.ok(r.kind === 'ok' || r.kind === 'incomplete' || r.kind === 'invalid', `unknown answer ${JSON.stringify(r)} (${where})`);
-    stats[r.kind]++;
-    if (r.kind === 'ok') {
-      assert.ok(r.length > 0 && r.length <= input.length, `ok length ${r.length} not within the input (${where})`);
-      assert.deepEqual(p(input.subarray(0, r.length)), r, `the accepted bytes alone answer differently (${where})`);
-    } else if (r.kind === 'incomplete') {
-      assert.ok(r.needed === undefined || r.needed > input.length, `needed ${r.needed} <= ${input.length} (${where})`);
-      assert.equal(p(input.subarray(0, int(input.length + 1))).kind, 'incomplete', `a prefix of an incomplete input is not incomplete (${where})`);
-    } else {
-      assert.ok(typeof r.reason === 'string' && r.reason.length > 0, `empty reason (${where})`);
-      const suffix = options.suffix ?? randomBytes(rng, 1 + int(16));
-      assert.equal(p(Buffer.concat([input, suffix])).kind, 'invalid', `more bytes rescued an invalid input (${where})`);
-    }
-    if (iteration % prefixEvery === 0) assertPrefixesSettle(p, input, stride === 1 ? undefined : () => 1 + int(stride), where);
-    options.check?.(input, r, { ...ctx, parse: p });
   }
   return stats;
+}
+
+/** The per-answer part of the contract (see the top of this file). */
+function assertContract<T>(parse: Parser<T>, input: Buffer, r: ParseResult<T>, suffix: Uint8Array, rng: Rng): void {
+  if (r.kind === 'ok') {
+    assert.ok(r.length > 0 && r.length <= input.length, `ok length ${r.length} not within the input`);
+    assert.deepEqual(parse(input.subarray(0, r.length)), r, 'the accepted bytes alone answer differently');
+  } else if (r.kind === 'incomplete') {
+    assert.ok(r.needed === undefined || r.needed > input.length, `needed ${r.needed} <= ${input.length}`);
+    const k = randInt(rng, input.length + 1);
+    assert.equal(parse(input.subarray(0, k)).kind, 'incomplete', `prefix ${k} of an incomplete input is not incomplete`);
+  } else {
+    assert.ok(typeof r.reason === 'string' && r.reason.length > 0, 'empty reason');
+    assert.equal(parse(Buffer.concat([input, suffix])).kind, 'invalid', 'more bytes rescued an invalid input');
+  }
 }
 
 /**
  * Along the prefixes of `bytes` (every one, or advancing by `step()`): incomplete until a final
  * answer, which never changes afterwards (the same ok, or invalid).
  */
-export function assertPrefixesSettle<T>(parse: Parser<T>, bytes: Uint8Array, step?: () => number, where = ''): void {
+export function assertPrefixesSettle<T>(parse: Parser<T>, bytes: Uint8Array, step?: () => number): void {
   let settled: ParseResult<T> | undefined;
   for (let k = 0; k <= bytes.length; k += step?.() ?? 1) {
     const a = parse(bytes.subarray(0, k));
     if (settled === undefined) {
       if (a.kind !== 'incomplete') settled = a;
     } else if (settled.kind === 'ok') {
-      assert.deepEqual(a, settled, `prefix ${k} changed the ok answer ${where}`);
+      assert.deepEqual(a, settled, `prefix ${k} changed the ok answer`);
     } else {
-      assert.equal(a.kind, settled.kind, `prefix ${k} changed the answer ${where}`);
+      assert.equal(a.kind, settled.kind, `prefix ${k} changed the answer`);
     }
   }
 }

@@ -49,20 +49,23 @@ describe('parseIPv6', () => {
 });
 
 describe('formatIPv6 (RFC 5952)', () => {
-  it('canonical text', () => {
-    const cases: Array<[string, string]> = [
-      ['00000000000000000000000000000000', '::'],
-      ['00000000000000000000000000000001', '::1'],
-      ['00010000000000000000000000000000', '1::'],
-      ['20010db8000000000000000000000001', '2001:db8::1'],
-      ['20010db8000000010001000100010001', '2001:db8:0:1:1:1:1:1'], // a single zero group is not compressed (§4.2.2)
-      ['20010db8000000000001000000000000', '2001:db8:0:0:1::'], // the longest run wins (§4.2.3)
-      ['00010000000000020000000000030004', '1::2:0:0:3:4'], // the first run on a tie (§4.2.3)
-      ['ABCDEF0000000000000000000000000F'.toLowerCase(), 'abcd:ef00::f'], // lowercase, no leading zeros (§4.1, §4.3)
-      ['00000000000000000000000001020304', '::102:304'], // IPv4-compatible (not mapped) stays hex
-      ['00000000000000000000ffffc0000201', '::ffff:192.0.2.1'], // IPv4-mapped (§5)
-    ];
-    for (const [bytes, text] of cases) assert.equal(formatIPv6(hex(bytes)), text, bytes);
+  it('canonical text, and back to the same bytes', () => {
+    const canonical: Record<string, string> = {
+      '::': '00000000000000000000000000000000',
+      '::1': '00000000000000000000000000000001',
+      '1::': '00010000000000000000000000000000',
+      '2001:db8::1': '20010db8000000000000000000000001',
+      '2001:db8:0:1:1:1:1:1': '20010db8000000010001000100010001', // a single zero group is not compressed (§4.2.2)
+      '2001:db8:0:0:1::': '20010db8000000000001000000000000', // the longest run wins (§4.2.3)
+      '1::2:0:0:3:4': '00010000000000020000000000030004', // the first run on a tie (§4.2.3)
+      'abcd:ef00::f': 'abcdef0000000000000000000000000f', // lowercase, no leading zeros (§4.1, §4.3)
+      '::102:304': '00000000000000000000000001020304', // IPv4-compatible (not mapped) stays hex
+      '::ffff:192.0.2.1': '00000000000000000000ffffc0000201', // IPv4-mapped (§5)
+    };
+    for (const [text, bytes] of Object.entries(canonical)) {
+      assert.equal(formatIPv6(hex(bytes)), text, bytes);
+      assert.deepEqual(v6(text), hex(bytes), text);
+    }
   });
 
   it('formats the 16 bytes at an offset, as the PROXY v2 decoder reads them', () => {
