@@ -2,7 +2,7 @@
 /** The command line. The only module that exits the process. */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { formatIssues, loadRulesFile } from './config/load.js';
+import { formatIssues, formatWarnings, loadRulesFile } from './config/load.js';
 import { formatHostPort } from './config/units.js';
 import { ERROR_CODES, PortplexError } from './errors.js';
 import { createLogger } from './observe/logger.js';
@@ -40,6 +40,7 @@ program
       process.exit(2);
     }
     const rules = loaded.rules;
+    if (rules.warnings.length > 0) process.stderr.write(formatWarnings(rules.warnings) + '\n');
     const prettyOpt = opts.logFormat === undefined ? {} : { pretty: opts.logFormat === 'pretty' };
     const log = createLogger({ level: opts.logLevel ?? rules.log.level, ...prettyOpt });
     let running;
@@ -76,6 +77,7 @@ program
       process.exit(2);
     }
     const r = loaded.rules;
+    if (r.warnings.length > 0) process.stderr.write(formatWarnings(r.warnings) + '\n');
     process.stdout.write(`${file}: OK — ${r.listeners.length} listener(s), ${r.backends.size} backend(s), ${r.routes.length} route(s)${r.defaultBackend ? `, default ${r.defaultBackend}` : ''}\n`);
   });
 

@@ -9,6 +9,11 @@ export const ERROR_CODES = {
   PORTPLEX_ERR_LISTEN: 'A listener could not bind: the port is in use or needs privileges (use a port above 1023 or grant CAP_NET_BIND_SERVICE).',
   PORTPLEX_ERR_BACKEND_UNREACHABLE: 'No server of the chosen backend accepted the connection: check that it runs and listens on the configured address.',
   PORTPLEX_ERR_NO_ROUTE: 'No route matched and the rule file has no default backend: add `default:` or a catch-all route.',
+  PORTPLEX_ERR_PROXY_UNTRUSTED: 'A PROXY header came from a peer outside proxy_protocol.trusted (or a `required` listener was reached directly): add the load balancer\'s addresses to trusted, or stop sending the header.',
+  PORTPLEX_ERR_PROXY_REQUIRED: 'The listener requires a PROXY header and the connection had none: enable the header on the load balancer (e.g. proxy_protocol_v2.enabled on an AWS NLB target group) or set accept: optional.',
+  PORTPLEX_ERR_PROXY_NOT_ACCEPTED: 'A PROXY header arrived on a listener with proxy_protocol.accept off: set accept: optional or required with trusted: on that listener, or stop the sender from adding it.',
+  PORTPLEX_ERR_PROXY_INVALID: 'A PROXY header from a trusted peer was malformed, too large or incomplete in time: check the load balancer\'s PROXY settings and proxy_protocol.max_bytes / timeout.',
+  PORTPLEX_ERR_PROXY_IN_DATA: 'The client data (after any accepted header) starts with a PROXY signature: a client tried to forge its address; the connection was refused.',
   PORTPLEX_ERR_PROXY_HEADER_TOO_LARGE: 'The outgoing PROXY v2 header would exceed 65535 bytes: send fewer TLVs.',
   PORTPLEX_ERR_DEMO: 'A built-in demo service could not start: free its port or remove it from the `demo:` section.',
 } as const;

@@ -7,6 +7,10 @@ import { compileWhen } from './conditions.js';
 import type { NodeReader } from './yaml-reader.js';
 import type {
   BackendConfig,
+  Cidr,
+  InboundProxyConfig,
+  ProxyAccept,
+  ProxyV2Options,
   DemoKind,
   DemoServiceConfig,
   ListenerConfig,
@@ -15,12 +19,14 @@ import type {
   SendProxy,
   ServerConfig,
 } from './types.js';
-import { formatHostPort, parseHostPort, parseSize } from './units.js';
+import { formatHostPort, parseCidr, parseHostPort, parseSize } from './units.js';
 
 export const TOP_KEYS = ['listeners', 'inspect', 'timeouts', 'backends', 'routes', 'default', 'demo', 'log'] as const;
 export const DEFAULTS = {
   inspectTimeoutMs: 3000,
   inspectMaxBytes: 16384,
+  proxyHeaderTimeoutMs: 5000,
+  proxyHeaderMaxBytes: 4096,
   connectTimeoutMs: 5000,
   idleTimeoutMs: 600_000,
   logLevel: 'info',
@@ -62,7 +68,8 @@ export function compileRules(r: NodeReader, root: Node | null): RulesConfig | un
     if (lv) level = r.oneOf(lv.value, 'log.level', LOG_LEVELS) ?? level;
   }
   if (r.issues.length > 0) return undefined;
-  return { files: [r.file], listeners, inspect, timeouts, backends, routes, defaultBackend, demo, log: { level } };
+  const warnings = mixedInboundWarnings(listeners);
+  return { files: [r.file], warnings, listeners, inspect, timeouts, backends, routes, defaultBackend, demo, log: { level } };
 }
 
 function compileListeners(r: NodeReader, node: Node | null, present: boolean): ListenerConfig[] {
@@ -77,8 +84,11 @@ function compileListeners(r: NodeReader, node: Node | null, present: boolean): L
     const what = `listeners[${i}]`;
     let binds: Node[] = [];
     let name: string | undefined;
+    let proxy: InboundProxyConfig = NO_INBOUND_PROXY;
     if (r.isMap(item)) {
-      const m = r.map(item, what, ['name', 'bind']);
+      const m = r.map(item, what, ['name', 'bind', 'proxy_protocol']);
+      const pp = m?.get('proxy_protocol');
+      if (pp) proxy = compileInboundProxy(r, pp.value, `${what}.proxy_protocol`);
       const b = m?.get('bind');
       if (!b) r.error(item, `${what} needs bind: "host:port"`);
       else binds = r.list(b.value);
@@ -98,11 +108,63 @@ function compileListeners(r: NodeReader, node: Node | null, present: boolean): L
       const fullName = name === undefined ? formatHostPort(hp) : binds.length > 1 ? `${name}#${j}` : name;
       if (names.has(fullName)) r.error(b, `${what}: duplicate listener "${fullName}"`);
       names.add(fullName);
-      out.push({ name: fullName, ...hp });
+      out.push({ name: fullName, ...hp, proxy, pos: r.pos(b) });
     });
   });
   if (out.length === 0 && r.issues.length === 0) r.error(node, 'listeners needs at least one bind address');
   return out;
+}
+
+const NO_INBOUND_PROXY: InboundProxyConfig = Object.freeze({
+  accept: 'off',
+  trusted: [],
+  timeoutMs: DEFAULTS.proxyHeaderTimeoutMs,
+  maxBytes: DEFAULTS.proxyHeaderMaxBytes,
+});
+
+function compileInboundProxy(r: NodeReader, node: Node | null, what: string): InboundProxyConfig {
+  const m = r.map(node, what, ['accept', 'trusted', 'timeout', 'max_bytes']);
+  if (!m) return NO_INBOUND_PROXY;
+  const acceptE = m.get('accept');
+  const accept = acceptE ? (r.oneOf<ProxyAccept>(acceptE.value, `${what}.accept`, ['off', 'optional', 'required']) ?? 'off') : 'off';
+  const trusted: Cidr[] = [];
+  const trustedE = m.get('trusted');
+  for (const n of r.list(trustedE?.value ?? null)) {
+    const text = r.string(n, `${what}.trusted`);
+    if (text === undefined) continue;
+    const c = parseCidr(text);
+    if (typeof c === 'string') r.error(n, `${what}.trusted: ${c}`);
+    else trusted.push(c);
+  }
+  if (accept !== 'off' && (!trustedE || r.list(trustedE.value).length === 0)) {
+    r.error(acceptE?.value ?? node, `${what}: accept: ${accept} needs trusted: [CIDRs of your load balancers] (a header is honoured only from them; "0.0.0.0/0" and "::/0" trust everyone)`);
+  }
+  if (accept === 'off' && trustedE) r.error(trustedE.key, `${what}.trusted has no effect while accept is off: set accept to optional or required`);
+  const t = m.get('timeout');
+  const timeoutMs = t ? (r.duration(t.value, `${what}.timeout`, 1, 600_000) ?? DEFAULTS.proxyHeaderTimeoutMs) : DEFAULTS.proxyHeaderTimeoutMs;
+  let maxBytes: number = DEFAULTS.proxyHeaderMaxBytes;
+  const mb = m.get('max_bytes');
+  if (mb) {
+    const v = r.scalar(mb.value);
+    const size = typeof v === 'string' || typeof v === 'number' ? parseSize(v) : undefined;
+    if (size === undefined || size < 232 || size > 65551) r.error(mb.value, `${what}.max_bytes must be a size from 232 (the largest v1 line and v2 addresses) to 65551 bytes`);
+    else maxBytes = size;
+  }
+  return { accept, trusted, timeoutMs, maxBytes };
+}
+
+/** The seed case: one listener takes PROXY headers, another does not; one load balancer in front of both breaks the second. */
+function mixedInboundWarnings(listeners: readonly ListenerConfig[]): RulesConfig['warnings'] {
+  const accepting = listeners.filter((l) => l.proxy.accept !== 'off');
+  if (accepting.length === 0) return [];
+  const names = accepting.map((l) => `"${l.name}"`).join(', ');
+  const ranges = [...new Set(accepting.flatMap((l) => l.proxy.trusted.map((c) => `${c.address}/${c.prefix}`)))].join(', ');
+  return listeners
+    .filter((l) => l.proxy.accept === 'off')
+    .map((l) => ({
+      ...l.pos,
+      message: `listener "${l.name}" does not accept PROXY headers, but ${names} accept(s) them from ${ranges}: if the same load balancer sends to both, "${l.name}" refuses its connections (TLS then fails with "wrong version number", HTTP with 400). Set proxy_protocol on "${l.name}" too, or ignore this if no load balancer reaches it.`,
+    }));
 }
 
 function compileInspect(r: NodeReader, node: Node | null): RulesConfig['inspect'] {
@@ -145,7 +207,7 @@ function compileBackends(r: NodeReader, node: Node | null): Map<string, BackendC
   for (const [name, { key, value }] of m) {
     const what = `backends.${name}`;
     if (checkName(r, key, what) === undefined) continue;
-    const b = r.map(value, what, ['servers', 'send_proxy', 'connect_timeout']);
+    const b = r.map(value, what, ['servers', 'send_proxy', 'connect_timeout', 'proxy_v2']);
     if (!b) continue;
     const sendProxyE = b.get('send_proxy');
     const sendProxy: SendProxy = sendProxyE ? (r.oneOf<SendProxy>(sendProxyE.value, `${what}.send_proxy`, ['off', 'v1', 'v2']) ?? 'off') : 'off';
@@ -174,9 +236,32 @@ function compileBackends(r: NodeReader, node: Node | null): Map<string, BackendC
     }
     if (sv && servers.length > 0 && servers.every((s) => s.backup)) r.error(sv.value, `${what}: every server is a backup; mark at least one as primary`);
     if (sv && r.list(sv.value).length === 0) r.error(sv.value, `${what}.servers needs at least one server`);
-    out.set(name, { name, sendProxy, connectTimeoutMs, servers });
+    const v2E = b.get('proxy_v2');
+    const proxyV2 = v2E ? compileProxyV2(r, v2E.value, `${what}.proxy_v2`) : DEFAULT_PROXY_V2;
+    if (v2E && sendProxy !== 'v2') r.error(v2E.key, `${what}.proxy_v2 applies only with send_proxy: v2`);
+    out.set(name, { name, sendProxy, proxyV2, connectTimeoutMs, servers });
   }
   return out;
+}
+
+const DEFAULT_PROXY_V2: ProxyV2Options = Object.freeze({ authority: true, alpn: true, uniqueId: false, crc32c: false, passTlvs: [] });
+
+function compileProxyV2(r: NodeReader, node: Node | null, what: string): ProxyV2Options {
+  const m = r.map(node, what, ['authority', 'alpn', 'unique_id', 'crc32c', 'pass_tlvs']);
+  if (!m) return DEFAULT_PROXY_V2;
+  const flag = (key: string, def: boolean): boolean => {
+    const e = m.get(key);
+    return e ? (r.boolean(e.value, `${what}.${key}`) ?? def) : def;
+  };
+  const passTlvs: number[] = [];
+  for (const n of r.list(m.get('pass_tlvs')?.value ?? null)) {
+    const v = r.scalar(n);
+    const num = typeof v === 'number' ? v : typeof v === 'string' && /^0x[0-9a-f]{1,2}$/i.test(v) ? parseInt(v, 16) : NaN;
+    if (!Number.isInteger(num) || num < 0 || num > 255) r.error(n, `${what}.pass_tlvs: a TLV type is a number from 0 to 255 (e.g. 0xEA)`);
+    else if ([0x01, 0x02, 0x03, 0x04, 0x05].includes(num)) r.error(n, `${what}.pass_tlvs: type 0x0${num.toString(16)} is written by portplex itself; use the authority/alpn/unique_id/crc32c switches`);
+    else passTlvs.push(num);
+  }
+  return { authority: flag('authority', true), alpn: flag('alpn', true), uniqueId: flag('unique_id', false), crc32c: flag('crc32c', false), passTlvs };
 }
 
 function compileRoutes(r: NodeReader, node: Node | null, backends: ReadonlyMap<string, BackendConfig>): RouteConfig[] {

@@ -40,3 +40,7 @@ export function compileRulesText(text: string, file: string): LoadResult {
 export function formatIssues(code: ErrorCode, issues: readonly ConfigIssue[]): string {
   return issues.map((i) => `${i.file}:${i.line}:${i.col}: ${code}: ${i.message}`).join('\n');
 }
+
+export function formatWarnings(warnings: readonly ConfigIssue[]): string {
+  return warnings.map((w) => `${w.file}:${w.line}:${w.col}: warning: ${w.message}`).join('\n');
+}

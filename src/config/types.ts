@@ -21,8 +21,23 @@ export interface HostPort {
   readonly port: number;
 }
 
+export type ProxyAccept = 'off' | 'optional' | 'required';
+
+/** Inbound PROXY protocol on a listener (from an L4 load balancer in front). */
+export interface InboundProxyConfig {
+  readonly accept: ProxyAccept;
+  /** Only these peers may send a header; anyone else who sends one is refused. */
+  readonly trusted: readonly Cidr[];
+  /** The header must be complete within this time of the accept. */
+  readonly timeoutMs: number;
+  /** Largest header accepted (v2: 16 + len). */
+  readonly maxBytes: number;
+}
+
 export interface ListenerConfig extends HostPort {
   readonly name: string;
+  readonly proxy: InboundProxyConfig;
+  readonly pos: SourcePos;
 }
 
 export interface ServerConfig extends HostPort {
@@ -31,9 +46,24 @@ export interface ServerConfig extends HostPort {
   readonly backup: boolean;
 }
 
+/** What goes into the PROXY v2 header sent to a backend, besides the addresses. */
+export interface ProxyV2Options {
+  /** PP2_TYPE_AUTHORITY with the SNI, when the client sent one. */
+  readonly authority: boolean;
+  /** PP2_TYPE_ALPN with the first protocol the client offered. */
+  readonly alpn: boolean;
+  /** PP2_TYPE_UNIQUE_ID: a random 128-bit id per connection, also logged as `unique_id`. */
+  readonly uniqueId: boolean;
+  /** PP2_TYPE_CRC32C over the whole header. */
+  readonly crc32c: boolean;
+  /** TLV types copied from the inbound header (e.g. 0xEA, AWS VPC endpoint id). */
+  readonly passTlvs: readonly number[];
+}
+
 export interface BackendConfig {
   readonly name: string;
   readonly sendProxy: SendProxy;
+  readonly proxyV2: ProxyV2Options;
   readonly connectTimeoutMs: number;
   readonly servers: readonly ServerConfig[];
 }
@@ -86,6 +116,8 @@ export interface DemoServiceConfig {
 
 export interface RulesConfig {
   readonly files: readonly string[];
+  /** Not errors, but likely mistakes (`check` prints them, `run` logs them). */
+  readonly warnings: readonly (SourcePos & { readonly message: string })[];
   readonly listeners: readonly ListenerConfig[];
   readonly inspect: { readonly timeoutMs: number; readonly maxBytes: number };
   readonly timeouts: { readonly idleMs: number };

@@ -1,16 +1,22 @@
 /**
- * One client connection's life: inspect (accumulate bytes until the routes can decide), route,
- * dial the backend, hand over to the splice, and write exactly one log line at close.
+ * One client connection's life: an inbound PROXY header when the listener takes one, then
+ * inspect (accumulate bytes until the routes can decide), route, dial the backend, hand over to
+ * the splice, and write exactly one log line at close.
  */
+import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
+import type { BackendPool } from '../backends/pool.js';
 import type { ListenerConfig } from '../config/types.js';
+import type { ErrorCode } from '../errors.js';
 import { Facts } from '../inspect/facts.js';
+import { headerEndpoints, inboundStep, isLocalHeader } from '../inspect/inbound-proxy.js';
 import { PeekBuffer } from '../inspect/peek-buffer.js';
 import type { MatchContext } from '../matchers/context.js';
 import { escapeClientText } from '../observe/escape.js';
+import { proxySignature, type InboundProxyHeader } from '../protocols/proxy-decode.js';
+import { tlsVersionName } from '../protocols/tls-client-hello.js';
 import { outgoingHeader } from '../proxy/outgoing-header.js';
 import { splice } from '../proxy/splice.js';
-import { tlsVersionName } from '../protocols/tls-client-hello.js';
 import type { Decision } from '../router/route-table.js';
 import type { Runtime } from './runtime.js';
 
@@ -22,21 +28,28 @@ export function unmapAddress(a: string): string {
   return a.startsWith('::ffff:') && a.indexOf('.') > 0 ? a.slice(7) : a;
 }
 
-type Phase = 'inspect' | 'connect' | 'splice' | 'closed';
+type Phase = 'header' | 'inspect' | 'connect' | 'splice' | 'closed';
 
 export class Connection implements MatchContext {
   readonly id = ID_PREFIX + (++sequence).toString(36);
-  readonly srcAddress: string;
-  readonly srcPort: number;
-  readonly localAddress: string;
-  readonly localPort: number;
+  /** The client: the socket peer, or the address a trusted PROXY header carried. */
+  srcAddress: string;
+  srcPort: number;
+  /** Where the client connected to: the socket's local end, or the header's destination. */
+  localAddress: string;
+  localPort: number;
   readonly facts: Facts;
   final = false;
+  /** Milliseconds since inspection started (after any inbound header). */
   elapsedMs = 0;
 
-  private phase: Phase = 'inspect';
-  private readonly peek = new PeekBuffer();
+  private phase: Phase = 'header';
+  private peek = new PeekBuffer();
   private readonly started = performance.now();
+  private inspectStarted = this.started;
+  private readonly peerAddress: string;
+  private readonly peerPort: number;
+  private inbound: InboundProxyHeader | undefined;
   private eof = false;
   private deadlinePassed = false;
   private deadlineTimer: NodeJS.Timeout | undefined;
@@ -47,6 +60,7 @@ export class Connection implements MatchContext {
   private routeName: string | undefined;
   private backendName: string | undefined;
   private serverAddress: string | undefined;
+  private uniqueId: Buffer | undefined;
   private backend: Socket | undefined;
   private failures: readonly string[] | undefined;
 
@@ -55,8 +69,8 @@ export class Connection implements MatchContext {
     private readonly listener: ListenerConfig,
     private readonly rt: Runtime,
   ) {
-    this.srcAddress = unmapAddress(socket.remoteAddress ?? '');
-    this.srcPort = socket.remotePort ?? 0;
+    this.srcAddress = this.peerAddress = unmapAddress(socket.remoteAddress ?? '');
+    this.srcPort = this.peerPort = socket.remotePort ?? 0;
     this.localAddress = unmapAddress(socket.localAddress ?? '');
     this.localPort = socket.localPort ?? 0;
     this.facts = new Facts(rt.inspect.maxBytes);
@@ -70,36 +84,52 @@ export class Connection implements MatchContext {
     const s = this.socket;
     s.on('error', this.onEarlyError);
     s.on('close', this.onEarlyClose);
-    if (this.srcAddress === '') {
+    if (this.peerAddress === '') {
       // The peer was gone before we could even read its address.
       s.destroy();
       return;
     }
     s.on('data', this.onData);
     s.on('end', this.onEnd);
+    if (this.listener.proxy.accept === 'off') {
+      this.startInspecting();
+    } else {
+      this.deadlineTimer = setTimeout(this.onDeadline, this.listener.proxy.timeoutMs);
+      // A client behind a load balancer may be silent too: the silence timers run from the accept.
+      this.armSilenceTimer();
+    }
+  }
+
+  private startInspecting(): void {
+    this.phase = 'inspect';
+    this.inspectStarted = performance.now();
+    this.deadlinePassed = false;
+    clearTimeout(this.deadlineTimer);
     this.deadlineTimer = setTimeout(this.onDeadline, this.rt.inspect.timeoutMs);
+    clearTimeout(this.silenceTimer);
+    this.silenceTimer = undefined;
+    this.elapsedMs = 0;
     this.armSilenceTimer();
   }
 
   private readonly onData = (chunk: Buffer): void => {
     this.peek.append(chunk);
-    this.facts.update(this.peek.bytes);
     if (this.silenceTimer !== undefined) {
       clearTimeout(this.silenceTimer);
       this.silenceTimer = undefined;
     }
-    this.evaluate();
+    this.step();
   };
 
   private readonly onEnd = (): void => {
     this.eof = true;
-    this.evaluate();
+    this.step();
   };
 
   private readonly onDeadline = (): void => {
     this.deadlineTimer = undefined;
     this.deadlinePassed = true;
-    this.evaluate();
+    this.step();
   };
 
   /** Wakes the router at the next `silent:` duration, as long as the client has said nothing. */
@@ -109,14 +139,14 @@ export class Connection implements MatchContext {
     // fire a fraction of a millisecond early, and the duration it was armed for must be retried.
     const next = this.rt.table.silentMs.find((ms) => ms > this.elapsedMs);
     if (next === undefined || next >= this.rt.inspect.timeoutMs) return;
-    const now = performance.now() - this.started;
+    const now = performance.now() - this.inspectStarted;
     this.silenceTimer = setTimeout(this.onSilence, Math.max(1, Math.ceil(next - now)));
   }
 
   private readonly onSilence = (): void => {
     this.silenceTimer = undefined;
-    this.evaluate();
-    if (this.phase === 'inspect') this.armSilenceTimer();
+    this.step();
+    if (this.phase === 'inspect' || this.phase === 'header') this.armSilenceTimer();
   };
 
   private readonly onEarlyError = (e: NodeJS.ErrnoException): void => {
@@ -124,16 +154,61 @@ export class Connection implements MatchContext {
   };
 
   private readonly onEarlyClose = (): void => {
-    this.finish(this.phase === 'inspect' ? 'client-closed-during-inspect' : 'client-closed-during-connect');
+    this.finish(this.phase === 'inspect' || this.phase === 'header' ? 'client-closed-during-inspect' : 'client-closed-during-connect');
   };
 
+  private step(): void {
+    if (this.phase === 'header') this.readInboundHeader();
+    if (this.phase === 'inspect') this.evaluate();
+  }
+
+  /** The inbound PROXY header stage (listeners with proxy_protocol.accept on). */
+  private readInboundHeader(): void {
+    this.elapsedMs = performance.now() - this.inspectStarted;
+    const silent = this.peek.length === 0 && this.elapsedMs >= this.rt.table.firstSilentMs;
+    const cfg = this.listener.proxy;
+    const step = inboundStep(this.peek.bytes, cfg, this.rt.trusts(this.listener, this.peerAddress), this.eof || this.deadlinePassed || silent);
+    if (step.kind === 'wait') return;
+    if (step.kind === 'refuse') {
+      this.refuse(step.code, step.reason);
+      return;
+    }
+    if (step.kind === 'header') {
+      this.inbound = step.header;
+      const ep = headerEndpoints(step.header);
+      if (ep) {
+        this.srcAddress = unmapAddress(ep.src.address);
+        this.srcPort = ep.src.port;
+        this.localAddress = unmapAddress(ep.dst.address);
+        this.localPort = ep.dst.port;
+      }
+      // Only what follows the header is client data to inspect and replay.
+      const rest = this.peek.bytes.subarray(step.length);
+      this.peek = new PeekBuffer();
+      if (rest.length > 0) this.peek.append(Buffer.from(rest));
+    }
+    // A silent client stays silent: its silence counts from the accept, not from here.
+    const keepClock = silent;
+    this.startInspecting();
+    if (keepClock) this.inspectStarted = this.started;
+  }
+
   private evaluate(): void {
-    if (this.phase !== 'inspect') return;
     const n = this.peek.length;
-    this.elapsedMs = performance.now() - this.started;
+    this.facts.update(this.peek.bytes);
+    this.elapsedMs = performance.now() - this.inspectStarted;
     this.final = this.eof || this.deadlinePassed || n >= this.rt.inspect.maxBytes || (n === 0 && this.elapsedMs >= this.rt.table.firstSilentMs);
     const d = this.rt.table.decide(this);
     if (d.kind === 'route') this.route(d);
+  }
+
+  private refuse(code: ErrorCode, reason: string): void {
+    let detail = `${code}: ${reason}`;
+    if (code === 'PORTPLEX_ERR_PROXY_NOT_ACCEPTED') {
+      const other = this.rt.trustedElsewhere(this.listener, this.peerAddress);
+      if (other !== undefined) detail += `; listener "${other}" trusts this peer: the same load balancer probably sends to both, so set proxy_protocol on "${this.listener.name}" too`;
+    }
+    this.finish('proxy-refused', detail);
   }
 
   private stopInspecting(): void {
@@ -147,6 +222,15 @@ export class Connection implements MatchContext {
   }
 
   private route(d: Extract<Decision, { kind: 'route' }>): void {
+    // Client data that starts with a PROXY signature is a header nobody may send here: on a
+    // listener without accept, or a second header behind the load balancer's (a forged address).
+    const sig = proxySignature(this.peek.bytes);
+    if (sig === 'v1' || sig === 'v2') {
+      this.stopInspecting();
+      if (this.inbound !== undefined) this.refuse('PORTPLEX_ERR_PROXY_IN_DATA', `a second PROXY ${sig} header after the load balancer's`);
+      else this.refuse('PORTPLEX_ERR_PROXY_NOT_ACCEPTED', `a PROXY ${sig} header arrived on a listener with proxy_protocol.accept off`);
+      return;
+    }
     this.stopInspecting();
     this.phase = 'connect';
     this.decideMs = performance.now() - this.started;
@@ -166,19 +250,32 @@ export class Connection implements MatchContext {
       }
       this.connectMs = performance.now() - this.started;
       this.serverAddress = outcome.server?.address;
-      this.connected(outcome.socket, pool.config.sendProxy);
+      this.connected(outcome.socket, pool);
     });
   }
 
-  private connected(backend: Socket, sendProxy: 'off' | 'v1' | 'v2'): void {
+  private connected(backend: Socket, pool: BackendPool): void {
     this.backend = backend;
     if (this.phase !== 'connect' || this.socket.destroyed) {
       backend.destroy();
       return;
     }
+    const { sendProxy, proxyV2 } = pool.config;
+    if (sendProxy === 'v2' && proxyV2.uniqueId) this.uniqueId = randomBytes(16);
     const hello = this.facts.clientHello();
-    const endpoints = { srcAddress: this.srcAddress, srcPort: this.srcPort, dstAddress: this.localAddress, dstPort: this.localPort };
-    const header = outgoingHeader(sendProxy, endpoints, hello?.sni, hello?.alpn[0]);
+    const inbound = this.inbound;
+    const header = outgoingHeader(
+      sendProxy,
+      { srcAddress: this.srcAddress, srcPort: this.srcPort, dstAddress: this.localAddress, dstPort: this.localPort },
+      {
+        sni: hello?.sni,
+        alpn: hello?.alpn[0],
+        local: inbound !== undefined && isLocalHeader(inbound),
+        uniqueId: this.uniqueId,
+        inboundTlvs: inbound?.version === 2 ? inbound.tlvs : [],
+      },
+      proxyV2,
+    );
     if (!header.ok) {
       backend.destroy();
       this.finish('proxy-header-error', `PORTPLEX_ERR_PROXY_HEADER_TOO_LARGE: ${header.message}`);
@@ -196,7 +293,7 @@ export class Connection implements MatchContext {
   /** Ends the connection (once) and writes its single log line. */
   private finish(reason: string, detail?: string): void {
     if (this.phase === 'closed') return;
-    const wasInspecting = this.phase === 'inspect';
+    const wasInspecting = this.phase === 'inspect' || this.phase === 'header';
     this.phase = 'closed';
     if (wasInspecting) this.stopInspecting();
     this.abortDial?.();
@@ -207,16 +304,19 @@ export class Connection implements MatchContext {
 
   private log(reason: string, detail: string | undefined): void {
     const log = this.rt.log;
-    const level = reason === 'done' ? 'info' : reason === 'backend-unreachable' || reason === 'no-route' || reason === 'proxy-header-error' ? 'warn' : 'info';
+    const level = WARN_REASONS.has(reason) ? 'warn' : 'info';
     if (!log.isLevelEnabled(level)) return;
     const hello = this.facts.clientHello();
     const http = this.facts.httpHead();
     const ms = (v: number | undefined): number | undefined => (v === undefined ? undefined : Math.round(v * 100) / 100);
+    const inbound = this.inbound;
     log[level](
       {
         id: this.id,
         listener: this.listener.name,
         client: { address: this.srcAddress, port: this.srcPort },
+        peer: inbound !== undefined || reason === 'proxy-refused' ? { address: this.peerAddress, port: this.peerPort } : undefined,
+        proxy_header: inbound === undefined ? undefined : inbound.version === 1 ? 'v1' : isLocalHeader(inbound) ? 'v2-local' : 'v2',
         route: this.routeName,
         backend: this.backendName,
         server: this.serverAddress,
@@ -224,6 +324,7 @@ export class Connection implements MatchContext {
         alpn: hello && hello.alpn.length > 0 ? hello.alpn.map((a) => escapeClientText(a)) : undefined,
         tls_version: hello ? tlsVersionName(hello.version) : undefined,
         http_host: escapeClientText(http?.host),
+        unique_id: this.uniqueId?.toString('hex'),
         peeked: this.peek.length,
         bytes: { from_client: this.socket.bytesRead, to_client: this.socket.bytesWritten },
         ms: { decide: ms(this.decideMs), connect: ms(this.connectMs), total: ms(performance.now() - this.started) },
@@ -235,3 +336,5 @@ export class Connection implements MatchContext {
     );
   }
 }
+
+const WARN_REASONS = new Set(['backend-unreachable', 'no-route', 'proxy-header-error', 'proxy-refused']);
