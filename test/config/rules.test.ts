@@ -158,3 +158,80 @@ describe('rule file errors carry file:line:col', () => {
     assert.deepEqual(kinds, ['all', 'src', 'local_port', 'not', 'any']);
   });
 });
+
+describe('PROXY protocol keys', () => {
+  it('inbound: accept needs trusted, trusted needs accept, CIDRs and sizes are checked', () => {
+    const issues = issuesOf(`listeners:
+  - bind: "127.0.0.1:1"
+    proxy_protocol: { accept: required }
+  - bind: "127.0.0.1:2"
+    proxy_protocol: { trusted: ["10.0.0.0/8"] }
+  - bind: "127.0.0.1:3"
+    proxy_protocol: { accept: optional, trusted: ["10.0.0.0/40"], max_bytes: 100, timeout: never }
+backends:
+  web: { servers: ["127.0.0.1:4443"] }
+default: web
+`);
+    const text = issues.map((i) => `${i.line}:${i.col} ${i.message}`).join('\n');
+    assert.match(text, /^3:31 .*needs trusted/m);
+    assert.match(text, /^5:23 .*no effect while accept is off/m);
+    assert.match(text, /^7:51 .*prefix length/m);
+    assert.match(text, /^7:78 .*max_bytes/m);
+    assert.match(text, /^7:92 .*duration/m);
+  });
+
+  it('outbound: proxy_v2 needs send_proxy v2; pass_tlvs are TLV types portplex does not write itself', () => {
+    const issues = issuesOf(`listeners: ["127.0.0.1:0"]
+backends:
+  a: { send_proxy: v1, proxy_v2: { crc32c: true }, servers: ["127.0.0.1:1"] }
+  b: { send_proxy: v2, proxy_v2: { pass_tlvs: [0xEA, 2, 300, "x"], unique_id: yes }, servers: ["127.0.0.1:1"] }
+default: a
+`);
+    const text = issues.map((i) => `${i.line}:${i.col} ${i.message}`).join('\n');
+    assert.match(text, /^3:24 .*only with send_proxy: v2/m);
+    assert.match(text, /^4:54 .*written by portplex itself/m);
+    assert.match(text, /^4:57 .*number from 0 to 255/m);
+    assert.match(text, /^4:62 .*number from 0 to 255/m);
+    assert.match(text, /^4:79 .*true or false/m);
+  });
+
+  it('compiles the documented defaults and values', () => {
+    const r = compileRulesText(`listeners:
+  - bind: "127.0.0.1:0"
+    proxy_protocol: { accept: optional, trusted: ["10.0.0.0/8", "2001:db8::/32"] }
+backends:
+  b: { send_proxy: v2, proxy_v2: { unique_id: true, pass_tlvs: [0xEA] }, servers: ["127.0.0.1:1"] }
+default: b
+`, 'x.yaml');
+    assert.ok(r.ok, r.ok ? '' : JSON.stringify(r.issues));
+    assert.deepEqual(r.rules.listeners[0]!.proxy, {
+      accept: 'optional',
+      trusted: [
+        { family: 'ipv4', address: '10.0.0.0', prefix: 8 },
+        { family: 'ipv6', address: '2001:db8::', prefix: 32 },
+      ],
+      timeoutMs: 5000,
+      maxBytes: 4096,
+    });
+    assert.deepEqual(r.rules.backends.get('b')!.proxyV2, { authority: true, alpn: true, uniqueId: true, crc32c: false, passTlvs: [0xea] });
+    assert.deepEqual(r.rules.warnings, []);
+  });
+
+  it('warns (without refusing) when one listener accepts PROXY headers and another does not', () => {
+    const r = compileRulesText(`listeners:
+  - name: behind-nlb
+    bind: "0.0.0.0:443"
+    proxy_protocol: { accept: required, trusted: ["10.0.0.0/8"] }
+  - name: direct
+    bind: "0.0.0.0:8443"
+backends:
+  b: { servers: ["127.0.0.1:1"] }
+default: b
+`, 'x.yaml');
+    assert.ok(r.ok);
+    assert.equal(r.rules.warnings.length, 1);
+    const w = r.rules.warnings[0]!;
+    assert.deepEqual([w.line, w.col], [6, 11]);
+    assert.match(w.message, /listener "direct" does not accept PROXY headers, but "behind-nlb" accept\(s\) them from 10\.0\.0\.0\/8/);
+  });
+});
