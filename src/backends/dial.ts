@@ -4,8 +4,16 @@ import type { ServerConfig } from '../config/types.js';
 
 export type DialResult = { ok: true; socket: Socket } | { ok: false; error: string };
 
-export function dial(server: ServerConfig, timeoutMs: number, done: (r: DialResult) => void): () => void {
-  const socket = connect({ host: server.host, port: server.port, allowHalfOpen: true, noDelay: true });
+export interface DialOptions {
+  readonly timeoutMs: number;
+  readonly noDelay: boolean;
+  readonly keepAliveMs: number | undefined;
+  /** Told when a socket option could not be applied: optional features never fail a connection. */
+  readonly onOptionError?: (option: string, error: unknown) => void;
+}
+
+export function dial(server: ServerConfig, opts: DialOptions, done: (r: DialResult) => void): () => void {
+  const socket = connect({ host: server.host, port: server.port, allowHalfOpen: true });
   let settled = false;
   const finish = (r: DialResult): void => {
     if (settled) return;
@@ -16,11 +24,24 @@ export function dial(server: ServerConfig, timeoutMs: number, done: (r: DialResu
     if (!r.ok) socket.destroy();
     done(r);
   };
-  const onConnect = (): void => finish({ ok: true, socket });
+  const onConnect = (): void => {
+    applyOption(socket, 'nodelay', () => socket.setNoDelay(opts.noDelay), opts);
+    if (opts.keepAliveMs !== undefined) applyOption(socket, 'keepalive', () => socket.setKeepAlive(true, opts.keepAliveMs), opts);
+    finish({ ok: true, socket });
+  };
   const onError = (e: NodeJS.ErrnoException): void => finish({ ok: false, error: e.code ?? e.message });
-  const timer = setTimeout(() => finish({ ok: false, error: `connect timeout after ${timeoutMs}ms` }), timeoutMs);
+  const timer = setTimeout(() => finish({ ok: false, error: `connect timeout after ${opts.timeoutMs}ms` }), opts.timeoutMs);
   socket.once('connect', onConnect);
   socket.on('error', onError);
   // Abort: used when the client goes away while we are still connecting.
   return () => finish({ ok: false, error: 'aborted' });
+}
+
+function applyOption(socket: Socket, name: string, apply: () => void, opts: DialOptions): void {
+  try {
+    apply();
+  } catch (e) {
+    opts.onOptionError?.(name, e);
+  }
+  void socket;
 }

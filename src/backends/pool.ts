@@ -1,10 +1,15 @@
 /**
- * A backend's servers: primaries in round-robin order, then backups, each tried once per
- * connection until one accepts. Balancing and health checks grow here (issue 4).
+ * A backend's servers with HAProxy's semantics: balancing among available primaries, backups
+ * only when no primary can take the connection, retries on another server after a failed
+ * connect, passive checks (consecutive connect failures take a server out), and the state the
+ * active health checks drive. State changes are logged once, when they happen.
  */
 import type { Socket } from 'node:net';
 import type { BackendConfig, ServerConfig } from '../config/types.js';
+import type { Logger } from '../observe/logger.js';
+import { pickServer } from './balance.js';
 import { dial } from './dial.js';
+import { ServerState, type ServerSnapshot } from './server-state.js';
 
 export interface ConnectOutcome {
   readonly socket: Socket | undefined;
@@ -13,50 +18,147 @@ export interface ConnectOutcome {
   readonly failures: readonly string[];
 }
 
+export interface BackendSnapshot {
+  readonly name: string;
+  readonly balance: BackendConfig['balance'];
+  readonly up: number;
+  readonly servers: readonly ServerSnapshot[];
+}
+
 export class BackendPool {
-  private next = 0;
-  private readonly primaries: readonly ServerConfig[];
-  private readonly backups: readonly ServerConfig[];
+  readonly servers: readonly ServerState[];
+  private readonly primaries: readonly ServerState[];
+  private readonly backups: readonly ServerState[];
+  private tiebreak = 0;
 
-  constructor(readonly config: BackendConfig) {
-    this.primaries = config.servers.filter((s) => !s.backup);
-    this.backups = config.servers.filter((s) => s.backup);
+  constructor(
+    readonly config: BackendConfig,
+    private readonly log: Logger | undefined,
+  ) {
+    this.servers = config.servers.map((s) => new ServerState(s));
+    this.primaries = this.servers.filter((s) => !s.config.backup);
+    this.backups = this.servers.filter((s) => s.config.backup);
   }
 
-  /** The order in which this connection will try servers. */
-  private plan(): ServerConfig[] {
-    const n = this.primaries.length;
-    const start = n === 0 ? 0 : this.next++ % n;
-    if (this.next > 1e9) this.next = 0;
-    const order: ServerConfig[] = [];
-    for (let i = 0; i < n; i++) order.push(this.primaries[(start + i) % n]!);
-    return order.concat(this.backups);
+  snapshot(): BackendSnapshot {
+    const servers = this.servers.map((s) => s.snapshot());
+    return { name: this.config.name, balance: this.config.balance, up: servers.filter((s) => s.status === 'up').length, servers };
   }
 
-  /** Connects to the first server that accepts. Returns an abort function. */
-  connect(done: (outcome: ConnectOutcome) => void): () => void {
-    const order = this.plan();
+  /** Connects to a server chosen for this client, retrying on others. Returns an abort function. */
+  connect(clientAddress: string, done: (outcome: ConnectOutcome) => void): () => void {
+    const tried = new Set<ServerState>();
     const failures: string[] = [];
+    let attemptsLeft = 1 + this.config.retries;
     let abort: (() => void) | undefined;
     let aborted = false;
-    const attempt = (i: number): void => {
-      const server = order[i];
-      if (server === undefined || aborted) {
+    const attempt = (): void => {
+      const server = aborted ? undefined : this.choose(clientAddress, tried);
+      if (server === undefined) {
+        if (!aborted && tried.size === 0) failures.push(`${this.config.name}: no server available (${this.describeUnavailable()})`);
         done({ socket: undefined, server: undefined, failures });
         return;
       }
-      abort = dial(server, this.config.connectTimeoutMs, (r) => {
-        if (r.ok) done({ socket: r.socket, server, failures });
-        else {
-          failures.push(`${server.address}: ${r.error}`);
-          attempt(i + 1);
-        }
-      });
+      tried.add(server);
+      server.active++; // reserved while connecting, so leastconn and max_connections see it
+      abort = dial(
+        server.config,
+        {
+          timeoutMs: this.config.connectTimeoutMs,
+          noDelay: this.config.noDelay,
+          keepAliveMs: this.config.keepAliveMs,
+          onOptionError: (option, e) => this.log?.warn({ backend: this.config.name, server: server.config.address, option, err: String(e) }, 'socket option not applied'),
+        },
+        (r) => {
+          if (r.ok) {
+            server.total++;
+            server.consecutiveConnectFailures = 0;
+            r.socket.once('close', () => server.active--);
+            done({ socket: r.socket, server: server.config, failures });
+            return;
+          }
+          server.active--;
+          if (r.error === 'aborted') {
+            done({ socket: undefined, server: undefined, failures });
+            return;
+          }
+          failures.push(`${server.config.address}: ${r.error}`);
+          this.connectFailed(server, r.error);
+          if (--attemptsLeft > 0) attempt();
+          else done({ socket: undefined, server: undefined, failures });
+        },
+      );
     };
-    attempt(0);
+    attempt();
     return () => {
       aborted = true;
       abort?.();
     };
+  }
+
+  private choose(clientAddress: string, tried: ReadonlySet<ServerState>): ServerState | undefined {
+    const now = Date.now();
+    const usable = (s: ServerState): boolean => {
+      if (s.status === 'down' && s.retryAfter > 0 && now >= s.retryAfter) this.markUp(s, 'passive cool-down over');
+      return s.available && !tried.has(s);
+    };
+    let candidates = this.primaries.filter(usable);
+    if (candidates.length === 0) candidates = this.backups.filter(usable);
+    return pickServer(this.config.balance, candidates, clientAddress, this.tiebreak++);
+  }
+
+  private describeUnavailable(): string {
+    return this.servers.map((s) => `${s.config.address} ${s.status === 'down' ? 'down' : 'full'}`).join(', ');
+  }
+
+  private connectFailed(server: ServerState, error: string): void {
+    server.failedConnects++;
+    server.consecutiveConnectFailures++;
+    const limit = this.config.passive.failures;
+    if (limit > 0 && server.consecutiveConnectFailures >= limit && server.status === 'up') {
+      // Down until the next successful active check; without active checks, for the cool-down.
+      server.retryAfter = this.config.health === undefined ? Date.now() + this.config.passive.cooldownMs : 0;
+      this.markDown(server, `${server.consecutiveConnectFailures} consecutive connect failures (last: ${error})`, 'passive');
+    }
+  }
+
+  /** Called by the active health checker with each check's result. */
+  checkResult(server: ServerState, ok: boolean, detail: string): void {
+    const h = this.config.health;
+    if (h === undefined) return;
+    server.lastCheck = { ok, detail, at: Date.now() };
+    if (ok) {
+      server.checkFailures = 0;
+      server.checkSuccesses++;
+      // A passive take-down ends at the first good check; a check-driven one needs `rise` of them.
+      if (server.status === 'down' && (server.downBy === 'passive' || server.checkSuccesses >= h.rise)) {
+        this.markUp(server, `check passed ${server.checkSuccesses}x: ${detail}`);
+      }
+    } else {
+      server.checkSuccesses = 0;
+      server.checkFailures++;
+      if (server.status === 'up' && server.checkFailures >= h.fall) this.markDown(server, `check failed ${server.checkFailures}x: ${detail}`, 'check');
+    }
+  }
+
+  private markDown(server: ServerState, reason: string, source: 'check' | 'passive'): void {
+    server.status = 'down';
+    server.downBy = source;
+    server.reason = source === 'check' ? reason : `passive: ${reason}`;
+    server.lastChange = Date.now();
+    server.checkSuccesses = 0;
+    const left = this.servers.filter((s) => s.status === 'up' && !s.config.backup).length;
+    this.log?.warn({ backend: this.config.name, server: server.config.address, backup: server.config.backup, reason: server.reason, primaries_up: left }, 'server down');
+  }
+
+  private markUp(server: ServerState, reason: string): void {
+    server.status = 'up';
+    server.downBy = undefined;
+    server.reason = undefined;
+    server.retryAfter = 0;
+    server.consecutiveConnectFailures = 0;
+    server.checkFailures = 0;
+    server.lastChange = Date.now();
+    this.log?.info({ backend: this.config.name, server: server.config.address, backup: server.config.backup, reason }, 'server up');
   }
 }

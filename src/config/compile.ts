@@ -3,7 +3,9 @@
  * its file:line:col rather than stopping at the first.
  */
 import type { Node } from 'yaml';
+import { compileBackends } from './backends.js';
 import { compileWhen } from './conditions.js';
+import { DEFAULTS } from './defaults.js';
 import type { NodeReader } from './yaml-reader.js';
 import type {
   BackendConfig,
@@ -22,17 +24,7 @@ import type {
 import { formatHostPort, parseCidr, parseHostPort, parseSize } from './units.js';
 
 export const TOP_KEYS = ['listeners', 'inspect', 'timeouts', 'backends', 'routes', 'default', 'demo', 'log'] as const;
-export const DEFAULTS = {
-  inspectTimeoutMs: 3000,
-  inspectMaxBytes: 16384,
-  proxyHeaderTimeoutMs: 5000,
-  proxyHeaderMaxBytes: 4096,
-  connectTimeoutMs: 5000,
-  idleTimeoutMs: 600_000,
-  logLevel: 'info',
-} as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
-const NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 export function compileRules(r: NodeReader, root: Node | null): RulesConfig | undefined {
   const top = r.map(root, 'the rule file', TOP_KEYS);
@@ -93,7 +85,7 @@ function compileListeners(r: NodeReader, node: Node | null, present: boolean): L
       if (!b) r.error(item, `${what} needs bind: "host:port"`);
       else binds = r.list(b.value);
       const n = m?.get('name');
-      if (n) name = checkName(r, n.value, `${what}.name`);
+      if (n) name = r.name(n.value, `${what}.name`);
     } else {
       binds = [item];
     }
@@ -193,76 +185,7 @@ function compileTimeouts(r: NodeReader, node: Node | null): RulesConfig['timeout
   return { idleMs };
 }
 
-function checkName(r: NodeReader, node: Node | null, what: string): string | undefined {
-  const s = r.string(node, what);
-  if (s !== undefined && !NAME.test(s)) return r.error(node, `${what}: "${s}" must be letters, digits, "_", "." or "-" (at most 64)`);
-  return s;
-}
 
-function compileBackends(r: NodeReader, node: Node | null): Map<string, BackendConfig> {
-  const out = new Map<string, BackendConfig>();
-  if (node === null) return out;
-  const m = r.map(node, 'backends', null);
-  if (!m) return out;
-  for (const [name, { key, value }] of m) {
-    const what = `backends.${name}`;
-    if (checkName(r, key, what) === undefined) continue;
-    const b = r.map(value, what, ['servers', 'send_proxy', 'connect_timeout', 'proxy_v2']);
-    if (!b) continue;
-    const sendProxyE = b.get('send_proxy');
-    const sendProxy: SendProxy = sendProxyE ? (r.oneOf<SendProxy>(sendProxyE.value, `${what}.send_proxy`, ['off', 'v1', 'v2']) ?? 'off') : 'off';
-    const ct = b.get('connect_timeout');
-    const connectTimeoutMs = ct ? (r.duration(ct.value, `${what}.connect_timeout`, 1, 600_000) ?? 0) : DEFAULTS.connectTimeoutMs;
-    const servers: ServerConfig[] = [];
-    const sv = b.get('servers');
-    if (!sv) r.error(value, `${what} needs servers: ["host:port", ...]`);
-    for (const [i, s] of r.list(sv?.value ?? null).entries()) {
-      const sw = `${what}.servers[${i}]`;
-      let addrNode: Node | null = s;
-      let backup = false;
-      if (r.isMap(s)) {
-        const sm = r.map(s, sw, ['address', 'backup']);
-        addrNode = sm?.get('address')?.value ?? null;
-        if (!sm?.has('address')) r.error(s, `${sw} needs address: "host:port"`);
-        const bk = sm?.get('backup');
-        if (bk) backup = r.boolean(bk.value, `${sw}.backup`) ?? false;
-        if (!sm?.has('address')) continue;
-      }
-      const text = r.string(addrNode, `${sw}.address`);
-      if (text === undefined) continue;
-      const hp = parseHostPort(text, { allowEmptyHost: false });
-      if (typeof hp === 'string') r.error(addrNode, `${sw}: ${hp}`);
-      else servers.push({ ...hp, address: formatHostPort(hp), backup });
-    }
-    if (sv && servers.length > 0 && servers.every((s) => s.backup)) r.error(sv.value, `${what}: every server is a backup; mark at least one as primary`);
-    if (sv && r.list(sv.value).length === 0) r.error(sv.value, `${what}.servers needs at least one server`);
-    const v2E = b.get('proxy_v2');
-    const proxyV2 = v2E ? compileProxyV2(r, v2E.value, `${what}.proxy_v2`) : DEFAULT_PROXY_V2;
-    if (v2E && sendProxy !== 'v2') r.error(v2E.key, `${what}.proxy_v2 applies only with send_proxy: v2`);
-    out.set(name, { name, sendProxy, proxyV2, connectTimeoutMs, servers });
-  }
-  return out;
-}
-
-const DEFAULT_PROXY_V2: ProxyV2Options = Object.freeze({ authority: true, alpn: true, uniqueId: false, crc32c: false, passTlvs: [] });
-
-function compileProxyV2(r: NodeReader, node: Node | null, what: string): ProxyV2Options {
-  const m = r.map(node, what, ['authority', 'alpn', 'unique_id', 'crc32c', 'pass_tlvs']);
-  if (!m) return DEFAULT_PROXY_V2;
-  const flag = (key: string, def: boolean): boolean => {
-    const e = m.get(key);
-    return e ? (r.boolean(e.value, `${what}.${key}`) ?? def) : def;
-  };
-  const passTlvs: number[] = [];
-  for (const n of r.list(m.get('pass_tlvs')?.value ?? null)) {
-    const v = r.scalar(n);
-    const num = typeof v === 'number' ? v : typeof v === 'string' && /^0x[0-9a-f]{1,2}$/i.test(v) ? parseInt(v, 16) : NaN;
-    if (!Number.isInteger(num) || num < 0 || num > 255) r.error(n, `${what}.pass_tlvs: a TLV type is a number from 0 to 255 (e.g. 0xEA)`);
-    else if ([0x01, 0x02, 0x03, 0x04, 0x05].includes(num)) r.error(n, `${what}.pass_tlvs: type 0x0${num.toString(16)} is written by portplex itself; use the authority/alpn/unique_id/crc32c switches`);
-    else passTlvs.push(num);
-  }
-  return { authority: flag('authority', true), alpn: flag('alpn', true), uniqueId: flag('unique_id', false), crc32c: flag('crc32c', false), passTlvs };
-}
 
 function compileRoutes(r: NodeReader, node: Node | null, backends: ReadonlyMap<string, BackendConfig>): RouteConfig[] {
   const out: RouteConfig[] = [];
@@ -277,7 +200,7 @@ function compileRoutes(r: NodeReader, node: Node | null, backends: ReadonlyMap<s
     const m = r.map(item, what, ['name', 'when', 'to']);
     if (!m) return;
     const nameE = m.get('name');
-    const name = nameE ? checkName(r, nameE.value, `${what}.name`) : `route-${i + 1}`;
+    const name = nameE ? r.name(nameE.value, `${what}.name`) : `route-${i + 1}`;
     if (name !== undefined && names.has(name)) r.error(nameE?.value ?? item, `${what}: duplicate route name "${name}"`);
     if (name !== undefined) names.add(name);
     const when = compileWhen(r, m.get('when')?.value ?? null, `routes.${name ?? i}.when`);
@@ -306,7 +229,7 @@ function compileDemo(r: NodeReader, node: Node | null): DemoServiceConfig[] {
     const what = `demo[${i}]`;
     const m = r.map(item, what, ['name', 'kind', 'listen']);
     if (!m) return;
-    const name = m.has('name') ? checkName(r, m.get('name')!.value, `${what}.name`) : undefined;
+    const name = m.has('name') ? r.name(m.get('name')!.value, `${what}.name`) : undefined;
     const kind = m.has('kind') ? r.oneOf<DemoKind>(m.get('kind')!.value, `${what}.kind`, ['https', 'http', 'banner']) : r.error(item, `${what} needs kind`);
     const listenText = m.has('listen') ? r.string(m.get('listen')!.value, `${what}.listen`) : r.error(item, `${what} needs listen: "127.0.0.1:port"`);
     if (listenText === undefined || kind === undefined) return;

@@ -44,6 +44,41 @@ export interface ServerConfig extends HostPort {
   /** "host:port" as the admin wrote it (IPv6 in brackets), used in logs. */
   readonly address: string;
   readonly backup: boolean;
+  /** Relative share for roundrobin, leastconn and source (1-256, default 1). */
+  readonly weight: number;
+  /** Connections at once; a full server is skipped (0: unlimited). */
+  readonly maxConnections: number;
+  /** This server's PROXY header: its own `send_proxy`, else the backend's. */
+  readonly sendProxy: SendProxy;
+}
+
+export type Balance = 'roundrobin' | 'leastconn' | 'source' | 'first';
+
+export type HealthCheckType = 'tcp' | 'tls';
+
+/** Active health checks (HAProxy's `check`, `inter`, `rise`, `fall`, `check-send-proxy`, `tcp-check`). */
+export interface HealthConfig {
+  readonly type: HealthCheckType;
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  readonly rise: number;
+  readonly fall: number;
+  /** Send the server's PROXY header first (v2 as LOCAL), like HAProxy's check-send-proxy. */
+  readonly sendProxy: boolean;
+  /** tls: the SNI and ALPN offered in the check's handshake. */
+  readonly sni: string | undefined;
+  readonly alpn: readonly string[];
+  /** Bytes written after the connect (or handshake), and what the answer must contain. */
+  readonly send: Uint8Array | undefined;
+  readonly expect: { readonly kind: 'bytes'; readonly bytes: Uint8Array } | { readonly kind: 'regex'; readonly regex: RegExp } | undefined;
+}
+
+/** Passive checks: consecutive connect failures take a server out. */
+export interface PassiveConfig {
+  /** Consecutive failed connects that mark a server down (0: off). */
+  readonly failures: number;
+  /** Without active checks, a passively downed server is tried again after this. */
+  readonly cooldownMs: number;
 }
 
 /** What goes into the PROXY v2 header sent to a backend, besides the addresses. */
@@ -65,6 +100,14 @@ export interface BackendConfig {
   readonly sendProxy: SendProxy;
   readonly proxyV2: ProxyV2Options;
   readonly connectTimeoutMs: number;
+  readonly balance: Balance;
+  /** Further servers tried after a failed connect (default 1). */
+  readonly retries: number;
+  readonly health: HealthConfig | undefined;
+  readonly passive: PassiveConfig;
+  /** TCP keep-alive on server connections (initial delay), undefined: off. */
+  readonly keepAliveMs: number | undefined;
+  readonly noDelay: boolean;
   readonly servers: readonly ServerConfig[];
 }
 

@@ -100,6 +100,13 @@ export class NodeReader {
     return this.error(node, `${what} must be a duration such as 300ms, 3s or 5m, from ${minMs}ms to ${maxMs}ms`);
   }
 
+  /** A name for a listener, backend or route: letters, digits, "_", "." or "-", at most 64. */
+  name(node: Node | null, what: string): string | undefined {
+    const s = this.string(node, what);
+    if (s !== undefined && !/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(s)) return this.error(node, `${what}: "${s}" must be letters, digits, "_", "." or "-" (at most 64)`);
+    return s;
+  }
+
   oneOf<T extends string>(node: Node | null, what: string, choices: readonly T[]): T | undefined {
     const v = isScalar(node) ? node.value : undefined;
     if (typeof v === 'string' && (choices as readonly string[]).includes(v)) return v as T;

@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { BackendPool } from '../backends/pool.js';
-import type { ListenerConfig } from '../config/types.js';
+import type { ListenerConfig, SendProxy } from '../config/types.js';
 import type { ErrorCode } from '../errors.js';
 import { Facts } from '../inspect/facts.js';
 import { headerEndpoints, inboundStep, isLocalHeader } from '../inspect/inbound-proxy.js';
@@ -241,7 +241,7 @@ export class Connection implements MatchContext {
       this.finish('no-route', 'PORTPLEX_ERR_NO_ROUTE');
       return;
     }
-    this.abortDial = pool.connect((outcome) => {
+    this.abortDial = pool.connect(this.srcAddress, (outcome) => {
       this.abortDial = undefined;
       this.failures = outcome.failures.length > 0 ? outcome.failures : undefined;
       if (outcome.socket === undefined) {
@@ -250,17 +250,17 @@ export class Connection implements MatchContext {
       }
       this.connectMs = performance.now() - this.started;
       this.serverAddress = outcome.server?.address;
-      this.connected(outcome.socket, pool);
+      this.connected(outcome.socket, outcome.server!.sendProxy, pool);
     });
   }
 
-  private connected(backend: Socket, pool: BackendPool): void {
+  private connected(backend: Socket, sendProxy: SendProxy, pool: BackendPool): void {
     this.backend = backend;
     if (this.phase !== 'connect' || this.socket.destroyed) {
       backend.destroy();
       return;
     }
-    const { sendProxy, proxyV2 } = pool.config;
+    const { proxyV2 } = pool.config;
     if (sendProxy === 'v2' && proxyV2.uniqueId) this.uniqueId = randomBytes(16);
     const hello = this.facts.clientHello();
     const inbound = this.inbound;

@@ -20,7 +20,7 @@ export interface Runtime {
 
 export function buildRuntime(rules: RulesConfig, log: Logger): Runtime {
   const pools = new Map<string, BackendPool>();
-  for (const [name, b] of rules.backends) pools.set(name, new BackendPool(b));
+  for (const [name, b] of rules.backends) pools.set(name, new BackendPool(b, log));
   const trust = new Map<string, CidrSet>();
   for (const l of rules.listeners) trust.set(l.name, l.proxy.accept === 'off' ? () => false : cidrSet(l.proxy.trusted));
   return {
