@@ -124,7 +124,9 @@ export async function exchange(port: number, chunks: readonly Uint8Array[], opts
     const gap = opts.gapMs ?? 1;
     await new Promise((r) => (gap === 0 ? setImmediate(r) : setTimeout(r, gap)));
   }
+  // Without an early FIN, the client still answers the server's FIN with its own, as most clients do.
   if (opts.end !== false) socket.end();
+  else socket.once('end', () => socket.end());
   await closed;
   return Buffer.concat(got);
 }
