@@ -16,7 +16,7 @@ import { escapeClientText } from '../observe/escape.js';
 import { proxySignature, type InboundProxyHeader } from '../protocols/proxy-decode.js';
 import { tlsVersionName } from '../protocols/tls-client-hello.js';
 import { outgoingHeader } from '../proxy/outgoing-header.js';
-import { splice } from '../proxy/splice.js';
+import { splice, type GuardVerdict } from '../proxy/splice.js';
 import type { Decision } from '../router/route-table.js';
 import type { Runtime } from './runtime.js';
 
@@ -287,7 +287,27 @@ export class Connection implements MatchContext {
     s.removeListener('error', this.onEarlyError);
     s.removeListener('close', this.onEarlyClose);
     this.phase = 'splice';
-    splice(s, backend, head, { idleMs: this.rt.idleMs }, (reason, detail) => this.finish(reason, detail));
+    // Routed before the first bytes could rule out a PROXY signature (a route that needs no
+    // bytes): those bytes are still checked before any of them reaches the backend.
+    const guard = proxySignature(replay) === 'maybe' ? this.signatureGuard() : undefined;
+    splice(s, backend, head, { idleMs: this.rt.idleMs, ...(guard ? { guard } : {}) }, (reason, detail) => this.finish(reason, detail));
+  }
+
+  private signatureGuard(): { check: (b: Buffer) => GuardVerdict; detail: (b: Buffer) => string } {
+    const prefix = this.peek.bytes;
+    const all = (b: Buffer): Buffer => (prefix.length === 0 ? b : Buffer.concat([prefix, b]));
+    return {
+      check: (b) => {
+        const sig = proxySignature(all(b));
+        return sig === 'maybe' ? 'wait' : sig === 'none' ? 'ok' : 'refuse';
+      },
+      detail: (b) => {
+        const sig = proxySignature(all(b));
+        return this.inbound !== undefined
+          ? `PORTPLEX_ERR_PROXY_IN_DATA: a second PROXY ${sig} header after the load balancer's`
+          : `PORTPLEX_ERR_PROXY_NOT_ACCEPTED: a PROXY ${sig} header arrived on a listener with proxy_protocol.accept off`;
+      },
+    };
   }
 
   /** Ends the connection (once) and writes its single log line. */

@@ -6,10 +6,18 @@
  */
 import type { Socket } from 'node:net';
 
-export type CloseReason = 'done' | 'client-error' | 'backend-error' | 'idle-timeout';
+export type CloseReason = 'done' | 'client-error' | 'backend-error' | 'idle-timeout' | 'proxy-refused';
+
+export type GuardVerdict = 'wait' | 'ok' | 'refuse';
 
 export interface SpliceOptions {
   readonly idleMs: number;
+  /**
+   * When the route was decided before the client's first bytes could be checked (a route that
+   * needs no bytes), the first bytes that arrive are shown to this guard before any reaches the
+   * backend: 'refuse' closes both sides (with `refuseDetail`), 'ok' starts the pipe.
+   */
+  readonly guard?: { readonly check: (bytes: Buffer) => GuardVerdict; readonly detail: (bytes: Buffer) => string };
 }
 
 export function splice(client: Socket, backend: Socket, head: Buffer | undefined, opts: SpliceOptions, done: (reason: CloseReason, detail?: string) => void): void {
@@ -41,7 +49,30 @@ export function splice(client: Socket, backend: Socket, head: Buffer | undefined
   backend.setTimeout(opts.idleMs, onIdle);
 
   if (head !== undefined && head.length > 0) backend.write(head);
-  client.pipe(backend);
   backend.pipe(client);
+  if (opts.guard === undefined) {
+    client.pipe(backend);
+    client.resume();
+    return;
+  }
+  const guard = opts.guard;
+  let held: Buffer = Buffer.alloc(0);
+  const release = (): void => {
+    client.removeListener('data', onGuardData);
+    client.removeListener('end', onGuardEnd);
+    client.pause();
+    if (held.length > 0) backend.write(held);
+    client.pipe(backend);
+    client.resume();
+  };
+  const onGuardData = (chunk: Buffer): void => {
+    held = held.length === 0 ? chunk : Buffer.concat([held, chunk]);
+    const v = guard.check(held);
+    if (v === 'ok') release();
+    else if (v === 'refuse') fail('proxy-refused', guard.detail(held));
+  };
+  const onGuardEnd = (): void => release();
+  client.on('data', onGuardData);
+  client.on('end', onGuardEnd);
   client.resume();
 }

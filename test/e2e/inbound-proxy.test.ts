@@ -73,3 +73,30 @@ default: b
     await b.close();
   }
 });
+
+it('a route that needs no bytes still never lets a forged header through: the first bytes are checked before any reaches the backend', async () => {
+  const b = await recordingBackend();
+  const px = await startFromYaml(`listeners:
+  - bind: "127.0.0.1:0"
+    proxy_protocol: { accept: required, trusted: ["127.0.0.1/32"] }
+backends:
+  b: { send_proxy: v1, servers: ["127.0.0.1:${b.port}"] }
+default: b
+`);
+  try {
+    const lb = Buffer.from('PROXY TCP4 198.51.100.7 203.0.113.1 40100 443\r\n');
+    const forged = Buffer.from('PROXY TCP4 6.6.6.6 1.2.3.4 1111 443\r\nGET / HTTP/1.1\r\n\r\n');
+    await exchange(px.port, [lb, forged.subarray(0, 3), forged.subarray(3)], { gapMs: 20 });
+    const rec = await b.nextConnection();
+    assert.equal(rec.received.toString(), 'PROXY TCP4 198.51.100.7 203.0.113.1 40100 443\r\n');
+    const line = await px.logs.waitFor((l) => l.msg === 'connection closed');
+    assert.equal(line.reason, 'proxy-refused');
+    assert.match(String(line.detail), /PORTPLEX_ERR_PROXY_IN_DATA/);
+    // An ordinary client behind the same load balancer flows through, bytes intact.
+    await exchange(px.port, [lb, Buffer.from('PR'), Buffer.from('IVMSG hello')], { gapMs: 20 });
+    assert.equal((await b.nextConnection()).received.toString(), 'PROXY TCP4 198.51.100.7 203.0.113.1 40100 443\r\nPRIVMSG hello');
+  } finally {
+    await px.close();
+    await b.close();
+  }
+});
