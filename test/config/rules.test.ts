@@ -235,3 +235,53 @@ default: b
     assert.match(w.message, /listener "direct" does not accept PROXY headers, but "behind-nlb" accept\(s\) them from 10\.0\.0\.0\/8/);
   });
 });
+
+describe('backend keys', () => {
+  it('compiles balancing, servers, health, passive and socket options with their defaults', () => {
+    const r = compileRulesText(`listeners: ["127.0.0.1:0"]
+backends:
+  plain: { servers: ["127.0.0.1:1"] }
+  full:
+    balance: leastconn
+    retries: 2
+    keepalive: true
+    nodelay: false
+    send_proxy: v1
+    servers:
+      - { address: "127.0.0.1:2", weight: 3, max_connections: 10, send_proxy: v2 }
+      - { address: "127.0.0.1:3", backup: true }
+    health: { type: tls, sni: t.example, alpn: [h2], interval: 1s, rise: 1, fall: 2, send: "PING\\r\\n", expect_regex: "^\\\\+PONG" }
+    passive: { failures: 5, cooldown: 1m }
+default: plain
+`, 'x.yaml');
+    assert.ok(r.ok, r.ok ? '' : JSON.stringify(r.issues));
+    const plain = r.rules.backends.get('plain')!;
+    assert.deepEqual([plain.balance, plain.retries, plain.health, plain.passive, plain.keepAliveMs, plain.noDelay], ['roundrobin', 1, undefined, { failures: 3, cooldownMs: 10000 }, undefined, true]);
+    assert.deepEqual(plain.servers[0], { host: '127.0.0.1', port: 1, address: '127.0.0.1:1', backup: false, weight: 1, maxConnections: 0, sendProxy: 'off' });
+    const full = r.rules.backends.get('full')!;
+    assert.deepEqual([full.balance, full.retries, full.keepAliveMs, full.noDelay], ['leastconn', 2, 60000, false]);
+    assert.deepEqual(full.servers.map((s) => [s.weight, s.maxConnections, s.sendProxy, s.backup]), [[3, 10, 'v2', false], [1, 0, 'v1', true]]);
+    const h = full.health!;
+    assert.deepEqual([h.type, h.sni, h.alpn, h.intervalMs, h.timeoutMs, h.rise, h.fall, h.sendProxy], ['tls', 't.example', ['h2'], 1000, 1000, 1, 2, true]);
+    assert.deepEqual(Buffer.from(h.send!).toString(), 'PING\r\n');
+    assert.ok(h.expect?.kind === 'regex' && h.expect.regex.test('+PONG'));
+    assert.deepEqual(full.passive, { failures: 5, cooldownMs: 60000 });
+  });
+
+  it('refuses bad backend keys where they stand', () => {
+    const issues = issuesOf(`listeners: ["127.0.0.1:0"]
+backends:
+  b:
+    balance: random
+    retries: 99
+    servers: [{ address: "127.0.0.1:1", weight: 0, max_connections: -1, send_proxy: v9, color: red }]
+    health: { type: udp, interval: 1s, timeout: 2s, sni: x, expect: a, expect_regex: "(" }
+    passive: { failures: many }
+default: b
+`);
+    const text = issues.map((i) => `${i.line}:${i.col} ${i.message}`).join('\n');
+    for (const re of [/^4:14 .*balance must be one of/m, /^5:14 .*retries must be a whole number from 0 to 16/m, /^6:89 .*unknown key "color"/m, /^6:49 .*weight/m, /^6:69 .*max_connections/m, /^6:85 .*send_proxy must be one of/m, /^7:21 .*type must be one of: tcp, tls/m, /^7:49 .*must not exceed the interval/m, /sni and alpn apply only with type: tls/m, /use one of expect, expect_hex, expect_regex/m, /bad regular expression "\("/m, /^8:26 .*failures must be a whole number/m]) {
+      assert.match(text, re);
+    }
+  });
+});
