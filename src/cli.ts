@@ -3,7 +3,8 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { formatIssues, formatWarnings, loadRulesFile } from './config/load.js';
-import { formatHostPort } from './config/units.js';
+import { formatHostPort, parseDuration } from './config/units.js';
+import { DEFAULT_TIMEOUT_MS, doctorExitCode, doctorSummary, formatDiagnosis, runDoctor } from './doctor/diagnose.js';
 import { ERROR_CODES, PortplexError } from './errors.js';
 import { createLogger } from './observe/logger.js';
 import { startPortplex } from './app.js';
@@ -22,6 +23,7 @@ program
 Examples:
   portplex run --rules rules/portplex.yaml          run with a rule file
   portplex check /etc/portplex/portplex.yaml        validate a rule file before a reload
+  portplex doctor --rules /etc/portplex/portplex.yaml   does each backend expect the PROXY header it is sent?
   curl -k --resolve demo.test:8443:127.0.0.1 https://demo.test:8443/   (against the demo rules)
 
 Error codes: ${Object.keys(ERROR_CODES).join(', ')} (see README).`,
@@ -79,6 +81,37 @@ program
     const r = loaded.rules;
     if (r.warnings.length > 0) process.stderr.write(formatWarnings(r.warnings) + '\n');
     process.stdout.write(`${file}: OK — ${r.listeners.length} listener(s), ${r.backends.size} backend(s), ${r.routes.length} route(s)${r.defaultBackend ? `, default ${r.defaultBackend}` : ''}\n`);
+  });
+
+program
+  .command('doctor')
+  .description(
+    'probe the first primary server of every backend with and without a PROXY header and tell whether it expects the header it is sent: ' +
+      'one line per backend (ok, mismatch, down, unknown) with a hint; exits 0 when all are ok or unknown, 1 when any is mismatch or down, 2 for a bad rule file',
+  )
+  .option('-r, --rules <file>', 'rule file', DEFAULT_RULES)
+  .option('--timeout <ms>', `per probe: connect and answer timeout (milliseconds, or 2s, 500ms...)`, String(DEFAULT_TIMEOUT_MS))
+  .option('--json', 'print the results as JSON instead of one line per backend')
+  .action(async (opts: { rules: string; timeout: string; json?: boolean }) => {
+    const timeoutMs = parseDuration(opts.timeout);
+    if (timeoutMs === undefined || timeoutMs < 1 || timeoutMs > 600_000) {
+      process.stderr.write(`portplex doctor: --timeout "${opts.timeout}": expected a duration from 1ms to 10m (e.g. 2000, 2s, 500ms)\n`);
+      process.exit(2);
+    }
+    const loaded = loadRulesFile(opts.rules);
+    if (!loaded.ok) {
+      process.stderr.write(formatIssues(loaded.code, loaded.issues) + '\n' + `${loaded.code}: ${ERROR_CODES[loaded.code]}\n`);
+      process.exit(2);
+    }
+    const results = await runDoctor(loaded.rules, { timeoutMs });
+    const code = doctorExitCode(results);
+    const text =
+      opts.json === true
+        ? JSON.stringify({ rules: opts.rules, timeoutMs, exitCode: code, results }, null, 2) + '\n'
+        : results.map((d) => formatDiagnosis(d) + '\n').join('');
+    if (opts.json !== true) process.stderr.write(doctorSummary(results) + '\n');
+    // Exit once stdout is flushed (it may be a pipe).
+    process.stdout.write(text, () => process.exit(code));
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

@@ -40,6 +40,13 @@ default: with-v2
   try {
     await waitForStatus(px, 'without', 'down');
     await waitForStatus(px, 'header-off-in-check', 'down');
+    await withTimeout(
+      (async () => {
+        while (!px.running.snapshot().every((b) => b.servers[0]!.lastCheck !== undefined)) await new Promise((r) => setTimeout(r, 25));
+      })(),
+      10_000,
+      'a check result for every backend',
+    );
     const snap = new Map(px.running.snapshot().map((b) => [b.name, b.servers[0]!]));
     for (const name of ['with-v2', 'with-v1', 'http-answer']) {
       assert.equal(snap.get(name)!.status, 'up', `${name}: ${JSON.stringify(snap.get(name))}`);
