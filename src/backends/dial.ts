@@ -12,7 +12,7 @@ export interface DialOptions {
   readonly onOptionError?: (option: string, error: unknown) => void;
 }
 
-export function dial(server: ServerConfig, opts: DialOptions, done: (r: DialResult) => void): () => void {
+export function dial(server: Pick<ServerConfig, 'host' | 'port'>, opts: DialOptions, done: (r: DialResult) => void): () => void {
   const socket = connect({ host: server.host, port: server.port, allowHalfOpen: true });
   let settled = false;
   const finish = (r: DialResult): void => {

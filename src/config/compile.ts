@@ -4,7 +4,7 @@
  */
 import type { Node } from 'yaml';
 import { compileBackends } from './backends.js';
-import { compileWhen } from './conditions.js';
+import { compileRoutes } from './routes.js';
 import { DEFAULTS } from './defaults.js';
 import type { NodeReader } from './yaml-reader.js';
 import type {
@@ -187,36 +187,6 @@ function compileTimeouts(r: NodeReader, node: Node | null): RulesConfig['timeout
 
 
 
-function compileRoutes(r: NodeReader, node: Node | null, backends: ReadonlyMap<string, BackendConfig>): RouteConfig[] {
-  const out: RouteConfig[] = [];
-  if (node === null) return out;
-  if (!r.isSeq(node)) {
-    r.error(node, 'routes must be a list of { name, when, to }');
-    return out;
-  }
-  const names = new Set<string>();
-  r.list(node).forEach((item, i) => {
-    const what = `routes[${i}]`;
-    const m = r.map(item, what, ['name', 'when', 'to']);
-    if (!m) return;
-    const nameE = m.get('name');
-    const name = nameE ? r.name(nameE.value, `${what}.name`) : `route-${i + 1}`;
-    if (name !== undefined && names.has(name)) r.error(nameE?.value ?? item, `${what}: duplicate route name "${name}"`);
-    if (name !== undefined) names.add(name);
-    const when = compileWhen(r, m.get('when')?.value ?? null, `routes.${name ?? i}.when`);
-    const toE = m.get('to');
-    if (!toE) {
-      r.error(item, `${what} needs to: <backend name>`);
-      return;
-    }
-    const to = r.string(toE.value, `${what}.to`);
-    if (to !== undefined && !backends.has(to)) {
-      r.error(toE.value, `${what}.to: unknown backend "${to}" (defined: ${[...backends.keys()].join(', ') || 'none'})`);
-    }
-    if (name !== undefined && to !== undefined) out.push({ name, when, to, pos: r.pos(item) });
-  });
-  return out;
-}
 
 function compileDemo(r: NodeReader, node: Node | null): DemoServiceConfig[] {
   const out: DemoServiceConfig[] = [];

@@ -142,10 +142,44 @@ export type Condition =
   | { readonly kind: 'all'; readonly inner: readonly Condition[] }
   | { readonly kind: 'any'; readonly inner: readonly Condition[] };
 
+/** Hosts a forward-proxy route may reach: names (exact, *.suffix) and address ranges. */
+export interface ForwardAllowlist {
+  readonly names: readonly NamePattern[];
+  readonly cidrs: readonly Cidr[];
+}
+
+export interface ProxyCredential {
+  readonly user: string;
+  /** Resolved at load time (from the file or the named environment variable); never logged. */
+  readonly password: string;
+}
+
+/** `connect:` — answer HTTP CONNECT and tunnel to host:port, safe by default. */
+export interface ConnectActionConfig {
+  readonly ports: readonly (readonly [number, number])[];
+  readonly hosts: ForwardAllowlist | undefined;
+  readonly auth: readonly ProxyCredential[] | undefined;
+  readonly connectTimeoutMs: number;
+}
+
+/** `sni_forward:` — connect to the ClientHello's server name, `ssl_preread` style. */
+export interface SniForwardConfig {
+  readonly port: number;
+  readonly hosts: ForwardAllowlist | undefined;
+  /** Backend for a hello without SNI (or a denied one, if set); else such connections are closed. */
+  readonly fallback: string | undefined;
+  readonly connectTimeoutMs: number;
+}
+
+export type RouteAction =
+  | { readonly kind: 'backend'; readonly backend: string }
+  | { readonly kind: 'connect'; readonly connect: ConnectActionConfig }
+  | { readonly kind: 'sni-forward'; readonly forward: SniForwardConfig };
+
 export interface RouteConfig {
   readonly name: string;
   readonly when: Condition;
-  readonly to: string;
+  readonly action: RouteAction;
   readonly pos: SourcePos;
 }
 

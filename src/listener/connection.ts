@@ -6,7 +6,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { BackendPool } from '../backends/pool.js';
-import type { ListenerConfig, SendProxy } from '../config/types.js';
+import type { ConnectActionConfig, ListenerConfig, SendProxy, SniForwardConfig } from '../config/types.js';
 import type { ErrorCode } from '../errors.js';
 import { Facts } from '../inspect/facts.js';
 import { headerEndpoints, inboundStep, isLocalHeader } from '../inspect/inbound-proxy.js';
@@ -16,7 +16,9 @@ import { escapeClientText } from '../observe/escape.js';
 import { proxySignature, type InboundProxyHeader } from '../protocols/proxy-decode.js';
 import { tlsVersionName } from '../protocols/tls-client-hello.js';
 import { outgoingHeader } from '../proxy/outgoing-header.js';
-import { splice, type GuardVerdict } from '../proxy/splice.js';
+import { splice, type GuardVerdict, type SpliceOptions } from '../proxy/splice.js';
+import { openConnectTunnel, openSniForward } from '../forward/tunnel.js';
+import { CONNECTION_ESTABLISHED, errorResponse } from '../forward/responses.js';
 import type { Decision } from '../router/route-table.js';
 import type { Runtime } from './runtime.js';
 
@@ -63,6 +65,7 @@ export class Connection implements MatchContext {
   private uniqueId: Buffer | undefined;
   private backend: Socket | undefined;
   private failures: readonly string[] | undefined;
+  private tunnelTarget: string | undefined;
 
   constructor(
     private readonly socket: Socket,
@@ -235,8 +238,15 @@ export class Connection implements MatchContext {
     this.phase = 'connect';
     this.decideMs = performance.now() - this.started;
     this.routeName = d.route?.name ?? (d.backend !== undefined ? 'default' : undefined);
-    this.backendName = d.backend;
-    const pool = d.backend === undefined ? undefined : this.rt.pools.get(d.backend);
+    const action = d.route?.action;
+    if (action?.kind === 'connect') this.connectTunnel(action.connect, d.route!.name);
+    else if (action?.kind === 'sni-forward') this.sniForward(action.forward, d.route!.name);
+    else this.toBackend(d.backend);
+  }
+
+  private toBackend(name: string | undefined): void {
+    this.backendName = name;
+    const pool = name === undefined ? undefined : this.rt.pools.get(name);
     if (pool === undefined) {
       this.finish('no-route', 'PORTPLEX_ERR_NO_ROUTE');
       return;
@@ -252,6 +262,76 @@ export class Connection implements MatchContext {
       this.serverAddress = outcome.server?.address;
       this.connected(outcome.socket, outcome.server!.sendProxy, pool);
     });
+  }
+
+  /** `connect:` routes: answer the CONNECT request ourselves, then tunnel. */
+  private connectTunnel(cfg: ConnectActionConfig, route: string): void {
+    const head = this.facts.httpHead();
+    if (head === undefined) {
+      this.respondAndClose(errorResponse(400, `route "${route}" expects an HTTP CONNECT request`), 'tunnel-denied', '400 bad-request');
+      return;
+    }
+    const bytes = this.peek.bytes;
+    const headText = Buffer.from(bytes.buffer, bytes.byteOffset, head.headerBytes).toString('latin1');
+    this.abortDial = openConnectTunnel({ method: head.method, target: head.target, head: headText }, cfg, route, this.rt.resolver, (o) => {
+      this.abortDial = undefined;
+      this.tunnelTarget = o.target;
+      if (!o.ok) {
+        this.deny(route, o.denial);
+        this.respondAndClose(errorResponse(o.status, o.message, o.headers), o.status >= 500 ? 'tunnel-failed' : 'tunnel-denied', `${o.status} ${o.denial}`);
+        return;
+      }
+      if (this.phase !== 'connect' || this.socket.destroyed) {
+        o.socket.destroy();
+        return;
+      }
+      this.connectMs = performance.now() - this.started;
+      this.serverAddress = o.address;
+      // The 200 goes out before any client byte reaches the target; bytes the client pipelined
+      // after its request head follow it, exactly once.
+      this.socket.write(CONNECTION_ESTABLISHED);
+      this.startSplice(o.socket, this.peek.bytes.subarray(head.headerBytes), undefined);
+    });
+  }
+
+  /** `sni_forward:` routes: connect to the ClientHello's server name and replay the hello. */
+  private sniForward(cfg: SniForwardConfig, route: string): void {
+    const sni = this.facts.clientHello()?.sni;
+    if (sni === undefined) {
+      if (cfg.fallback !== undefined) this.toBackend(cfg.fallback);
+      else this.finish('no-sni', 'the ClientHello has no (valid) SNI to forward to, and the route has no fallback');
+      return;
+    }
+    this.abortDial = openSniForward(sni, cfg, route, this.rt.resolver, (o) => {
+      this.abortDial = undefined;
+      this.tunnelTarget = o.target;
+      if (!o.ok) {
+        this.deny(route, o.denial);
+        this.finish(o.status >= 500 ? 'tunnel-failed' : 'tunnel-denied', `${o.status} ${o.denial}: ${o.message}`);
+        return;
+      }
+      if (this.phase !== 'connect' || this.socket.destroyed) {
+        o.socket.destroy();
+        return;
+      }
+      this.connectMs = performance.now() - this.started;
+      this.serverAddress = o.address;
+      this.startSplice(o.socket, this.peek.bytes, undefined);
+    });
+  }
+
+  private deny(route: string, denial: string): void {
+    const key = `${route}/${denial}`;
+    this.rt.denials.set(key, (this.rt.denials.get(key) ?? 0) + 1);
+  }
+
+  /** Sends a final answer, lets it drain, and logs once the client is gone (at most 2 s later). */
+  private respondAndClose(response: Buffer, reason: string, detail: string): void {
+    const s = this.socket;
+    s.removeListener('close', this.onEarlyClose);
+    s.once('close', () => this.finish(reason, detail));
+    s.end(response);
+    setTimeout(() => s.destroy(), 2000).unref();
   }
 
   private connected(backend: Socket, sendProxy: SendProxy, pool: BackendPool): void {
@@ -283,13 +363,17 @@ export class Connection implements MatchContext {
     }
     const replay = this.peek.bytes;
     const head = header.header === undefined ? replay : replay.length === 0 ? header.header : Buffer.concat([header.header, replay]);
+    // Routed before the first bytes could rule out a PROXY signature (a route that needs no
+    // bytes): those bytes are still checked before any of them reaches the backend.
+    this.startSplice(backend, head, proxySignature(replay) === 'maybe' ? this.signatureGuard() : undefined);
+  }
+
+  private startSplice(backend: Socket, head: Buffer | undefined, guard: SpliceOptions['guard']): void {
     const s = this.socket;
     s.removeListener('error', this.onEarlyError);
     s.removeListener('close', this.onEarlyClose);
     this.phase = 'splice';
-    // Routed before the first bytes could rule out a PROXY signature (a route that needs no
-    // bytes): those bytes are still checked before any of them reaches the backend.
-    const guard = proxySignature(replay) === 'maybe' ? this.signatureGuard() : undefined;
+    this.backend = backend;
     splice(s, backend, head, { idleMs: this.rt.idleMs, ...(guard ? { guard } : {}) }, (reason, detail) => this.finish(reason, detail));
   }
 
@@ -340,6 +424,7 @@ export class Connection implements MatchContext {
         route: this.routeName,
         backend: this.backendName,
         server: this.serverAddress,
+        target: this.tunnelTarget === undefined ? undefined : escapeClientText(this.tunnelTarget),
         sni: hello?.sni,
         alpn: hello && hello.alpn.length > 0 ? hello.alpn.map((a) => escapeClientText(a)) : undefined,
         tls_version: hello ? tlsVersionName(hello.version) : undefined,
@@ -357,4 +442,4 @@ export class Connection implements MatchContext {
   }
 }
 
-const WARN_REASONS = new Set(['backend-unreachable', 'no-route', 'proxy-header-error', 'proxy-refused']);
+const WARN_REASONS = new Set(['backend-unreachable', 'no-route', 'proxy-header-error', 'proxy-refused', 'tunnel-denied', 'tunnel-failed', 'no-sni']);

@@ -3,6 +3,7 @@ import type { BackendConfig, ListenerConfig, RulesConfig } from '../config/types
 import { BackendPool } from '../backends/pool.js';
 import { cidrSet, type CidrSet } from '../matchers/cidr-set.js';
 import { RouteTable } from '../router/route-table.js';
+import { TargetResolver } from '../forward/resolver.js';
 import type { Logger } from '../observe/logger.js';
 
 export interface Runtime {
@@ -16,6 +17,10 @@ export interface Runtime {
   trusts(listener: ListenerConfig, peer: string): boolean;
   /** The name of another listener that trusts this peer, if any (the mixed-listener mistake). */
   trustedElsewhere(listener: ListenerConfig, peer: string): string | undefined;
+  /** Name resolution for forward-proxy routes (CONNECT, sni_forward), cached by TTL. */
+  readonly resolver: TargetResolver;
+  /** Forward-proxy denials by "route/reason", so an admin can watch tunnel attempts. */
+  readonly denials: Map<string, number>;
 }
 
 export function buildRuntime(rules: RulesConfig, log: Logger): Runtime {
@@ -31,6 +36,8 @@ export function buildRuntime(rules: RulesConfig, log: Logger): Runtime {
     idleMs: rules.timeouts.idleMs,
     log,
     trusts: (listener, peer) => trust.get(listener.name)?.(peer) ?? false,
+    resolver: new TargetResolver(),
+    denials: new Map(),
     trustedElsewhere: (listener, peer) => rules.listeners.find((l) => l.name !== listener.name && trust.get(l.name)?.(peer) === true)?.name,
   };
 }

@@ -3,14 +3,14 @@
  * every route before it has said no-match (like sslh's PROBE_AGAIN), so the answer never
  * depends on how the client's bytes were split into segments.
  */
-import type { RouteConfig, RulesConfig } from '../config/types.js';
+import type { RouteAction, RouteConfig, RulesConfig } from '../config/types.js';
 import type { MatchContext, Matcher } from '../matchers/context.js';
 import { compileCondition, silentDurations } from '../matchers/registry.js';
 import { MORE, NO, YES, verdictName, type Verdict } from '../matchers/verdict.js';
 
 export interface CompiledRoute {
   readonly name: string;
-  readonly to: string;
+  readonly action: RouteAction;
   readonly index: number;
   readonly match: Matcher;
 }
@@ -35,7 +35,7 @@ export class RouteTable {
   private readonly fallback: Decision;
 
   constructor(rules: Pick<RulesConfig, 'routes' | 'defaultBackend'>) {
-    this.routes = rules.routes.map((r: RouteConfig, index) => ({ name: r.name, to: r.to, index, match: compileCondition(r.when) }));
+    this.routes = rules.routes.map((r: RouteConfig, index) => ({ name: r.name, action: r.action, index, match: compileCondition(r.when) }));
     this.defaultBackend = rules.defaultBackend;
     this.silentMs = [...new Set(rules.routes.flatMap((r) => silentDurations(r.when)))].sort((a, b) => a - b);
     this.fallback = Object.freeze({ kind: 'route', route: undefined, backend: rules.defaultBackend });
@@ -53,7 +53,7 @@ export class RouteTable {
       let v: Verdict = route.match(ctx);
       if (v === MORE && ctx.final) v = NO;
       if (trace) trace.push({ route: route.name, verdict: verdictName(v) });
-      if (v === YES) return { kind: 'route', route, backend: route.to };
+      if (v === YES) return { kind: 'route', route, backend: route.action.kind === 'backend' ? route.action.backend : undefined };
       if (v === MORE) return WAIT;
     }
     return this.fallback;
