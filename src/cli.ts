@@ -8,6 +8,7 @@ import { DEFAULT_TIMEOUT_MS, doctorExitCode, doctorSummary, formatDiagnosis, run
 import { ERROR_CODES, PortplexError } from './errors.js';
 import { createLogger } from './observe/logger.js';
 import { startPortplex } from './app.js';
+import { dropPrivileges, planPrivileges } from './supervisor/privileges.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 const DEFAULT_RULES = 'rules/portplex.yaml';
@@ -35,7 +36,10 @@ program
   .option('-r, --rules <file>', 'rule file', DEFAULT_RULES)
   .option('--log-level <level>', 'override log.level from the rule file')
   .option('--log-format <format>', 'json or pretty (default: pretty on a terminal, else json)')
-  .action(async (opts: { rules: string; logLevel?: string; logFormat?: string }) => {
+  .option('--user <user>', 'drop to this user after binding (overrides `user:` in the rules)')
+  .option('--group <group>', 'drop to this group after binding (overrides `group:`)')
+  .option('--allow-root', 'keep running as root when no user is configured')
+  .action(async (opts: { rules: string; logLevel?: string; logFormat?: string; user?: string; group?: string; allowRoot?: boolean }) => {
     const loaded = loadRulesFile(opts.rules);
     if (!loaded.ok) {
       process.stderr.write(formatIssues(loaded.code, loaded.issues) + '\n' + `${loaded.code}: ${ERROR_CODES[loaded.code]}\n`);
@@ -45,6 +49,12 @@ program
     if (rules.warnings.length > 0) process.stderr.write(formatWarnings(rules.warnings) + '\n');
     const prettyOpt = opts.logFormat === undefined ? {} : { pretty: opts.logFormat === 'pretty' };
     const log = createLogger({ level: opts.logLevel ?? rules.log.level, ...prettyOpt });
+    const privileges = planPrivileges(opts.user ?? rules.user, opts.group ?? rules.group, { allowRoot: opts.allowRoot === true, uid: process.getuid?.() });
+    if (privileges.kind === 'refuse') {
+      process.stderr.write(`PORTPLEX_ERR_ROOT: ${privileges.message}\n`);
+      process.exit(2);
+    }
+    if (privileges.kind === 'ignore') log.info(privileges.message);
     let running;
     try {
       running = await startPortplex(rules, log);
@@ -52,6 +62,15 @@ program
       const code = e instanceof PortplexError ? e.code : 'PORTPLEX_ERR_LISTEN';
       process.stderr.write(`${code}: ${(e as Error).message}\n${ERROR_CODES[code]}\n`);
       process.exit(1);
+    }
+    if (privileges.kind === 'drop') {
+      try {
+        dropPrivileges(privileges);
+        log.info({ user: privileges.user, group: privileges.group }, 'privileges dropped after binding');
+      } catch (e) {
+        process.stderr.write(`PORTPLEX_ERR_ROOT: cannot switch to user "${privileges.user}": ${(e as Error).message}\n`);
+        process.exit(1);
+      }
     }
     for (const d of running.demos) {
       log.info({ demo: d.config.name, kind: d.config.kind, listen: formatHostPort({ host: d.address.address, port: d.address.port }) }, 'demo backend listening (demo only)');

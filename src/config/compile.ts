@@ -6,11 +6,12 @@ import type { Node } from 'yaml';
 import { compileBackends } from './backends.js';
 import { compileRoutes } from './routes.js';
 import { DEFAULTS } from './defaults.js';
-import type { NodeReader } from './yaml-reader.js';
+import type { Entry, NodeReader } from './yaml-reader.js';
 import type {
   BackendConfig,
   Cidr,
   InboundProxyConfig,
+  LimitsConfig,
   ProxyAccept,
   ProxyV2Options,
   DemoKind,
@@ -23,7 +24,7 @@ import type {
 } from './types.js';
 import { formatHostPort, parseCidr, parseHostPort, parseSize } from './units.js';
 
-export const TOP_KEYS = ['listeners', 'inspect', 'timeouts', 'backends', 'routes', 'default', 'demo', 'log'] as const;
+export const TOP_KEYS = ['listeners', 'inspect', 'timeouts', 'backends', 'routes', 'default', 'demo', 'log', 'limits', 'user', 'group'] as const;
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 export function compileRules(r: NodeReader, root: Node | null): RulesConfig | undefined {
@@ -60,8 +61,14 @@ export function compileRules(r: NodeReader, root: Node | null): RulesConfig | un
     if (lv) level = r.oneOf(lv.value, 'log.level', LOG_LEVELS) ?? level;
   }
   if (r.issues.length > 0) return undefined;
+  const limits = compileLimits(r, top.get('limits')?.value ?? null);
+  const userE = top.get('user');
+  const user = userE ? r.name(userE.value, 'user') : undefined;
+  const groupE = top.get('group');
+  const group = groupE ? r.name(groupE.value, 'group') : undefined;
+  if (r.issues.length > 0) return undefined;
   const warnings = mixedInboundWarnings(listeners);
-  return { files: [r.file], warnings, listeners, inspect, timeouts, backends, routes, defaultBackend, demo, log: { level } };
+  return { files: [r.file], warnings, limits, user, group, listeners, inspect, timeouts, backends, routes, defaultBackend, demo, log: { level } };
 }
 
 function compileListeners(r: NodeReader, node: Node | null, present: boolean): ListenerConfig[] {
@@ -77,8 +84,11 @@ function compileListeners(r: NodeReader, node: Node | null, present: boolean): L
     let binds: Node[] = [];
     let name: string | undefined;
     let proxy: InboundProxyConfig = NO_INBOUND_PROXY;
+    let maxConnections = 0;
     if (r.isMap(item)) {
-      const m = r.map(item, what, ['name', 'bind', 'proxy_protocol']);
+      const m = r.map(item, what, ['name', 'bind', 'proxy_protocol', 'max_connections']);
+      const mc = m?.get('max_connections');
+      if (mc) maxConnections = r.int(mc.value, `${what}.max_connections`, 0, 10_000_000) ?? 0;
       const pp = m?.get('proxy_protocol');
       if (pp) proxy = compileInboundProxy(r, pp.value, `${what}.proxy_protocol`);
       const b = m?.get('bind');
@@ -100,7 +110,7 @@ function compileListeners(r: NodeReader, node: Node | null, present: boolean): L
       const fullName = name === undefined ? formatHostPort(hp) : binds.length > 1 ? `${name}#${j}` : name;
       if (names.has(fullName)) r.error(b, `${what}: duplicate listener "${fullName}"`);
       names.add(fullName);
-      out.push({ name: fullName, ...hp, proxy, pos: r.pos(b) });
+      out.push({ name: fullName, ...hp, proxy, maxConnections, pos: r.pos(b) });
     });
   });
   if (out.length === 0 && r.issues.length === 0) r.error(node, 'listeners needs at least one bind address');
@@ -157,6 +167,42 @@ function mixedInboundWarnings(listeners: readonly ListenerConfig[]): RulesConfig
       ...l.pos,
       message: `listener "${l.name}" does not accept PROXY headers, but ${names} accept(s) them from ${ranges}: if the same load balancer sends to both, "${l.name}" refuses its connections (TLS then fails with "wrong version number", HTTP with 400). Set proxy_protocol on "${l.name}" too, or ignore this if no load balancer reaches it.`,
     }));
+}
+
+function compileLimits(r: NodeReader, node: Node | null): LimitsConfig {
+  const d: LimitsConfig = {
+    maxConnections: DEFAULTS.maxConnections,
+    perIpConnections: DEFAULTS.perIpConnections,
+    perIpInspecting: DEFAULTS.perIpInspecting,
+    perIpRate: DEFAULTS.perIpRate,
+    perIpBurst: DEFAULTS.perIpBurst,
+    trackedAddresses: DEFAULTS.trackedAddresses,
+    inspectBufferTotal: DEFAULTS.inspectBufferTotal,
+  };
+  if (node === null) return d;
+  const m = r.map(node, 'limits', ['max_connections', 'per_ip', 'tracked_addresses', 'inspect_buffer_total']);
+  if (!m) return d;
+  const int = (e: Entry | undefined, what: string, min: number, max: number, def: number): number => (e ? (r.int(e.value, what, min, max) ?? def) : def);
+  const pi = m.get('per_ip');
+  const p = pi ? r.map(pi.value, 'limits.per_ip', ['connections', 'inspecting', 'rate', 'burst']) : undefined;
+  const rate = int(p?.get('rate'), 'limits.per_ip.rate', 0, 1_000_000, d.perIpRate);
+  let total = d.inspectBufferTotal;
+  const ib = m.get('inspect_buffer_total');
+  if (ib) {
+    const v = r.scalar(ib.value);
+    const size = typeof v === 'string' || typeof v === 'number' ? parseSize(v) : undefined;
+    if (size === undefined || size < 65536) r.error(ib.value, 'limits.inspect_buffer_total must be a size of at least 64k (e.g. 64m)');
+    else total = size;
+  }
+  return {
+    maxConnections: int(m.get('max_connections'), 'limits.max_connections', 1, 10_000_000, d.maxConnections),
+    perIpConnections: int(p?.get('connections'), 'limits.per_ip.connections', 0, 10_000_000, d.perIpConnections),
+    perIpInspecting: int(p?.get('inspecting'), 'limits.per_ip.inspecting', 0, 10_000_000, d.perIpInspecting),
+    perIpRate: rate,
+    perIpBurst: int(p?.get('burst'), 'limits.per_ip.burst', 1, 10_000_000, Math.max(rate * 2, 1)),
+    trackedAddresses: int(m.get('tracked_addresses'), 'limits.tracked_addresses', 100, 10_000_000, d.trackedAddresses),
+    inspectBufferTotal: total,
+  };
 }
 
 function compileInspect(r: NodeReader, node: Node | null): RulesConfig['inspect'] {

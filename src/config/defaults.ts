@@ -15,4 +15,11 @@ export const DEFAULTS = {
   healthTimeoutMs: 2000,
   healthRise: 2,
   healthFall: 3,
+  maxConnections: 20_000,
+  perIpConnections: 256,
+  perIpInspecting: 32,
+  perIpRate: 100,
+  perIpBurst: 200,
+  trackedAddresses: 100_000,
+  inspectBufferTotal: 64 * 1024 * 1024,
 } as const;

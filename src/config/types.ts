@@ -37,6 +37,8 @@ export interface InboundProxyConfig {
 export interface ListenerConfig extends HostPort {
   readonly name: string;
   readonly proxy: InboundProxyConfig;
+  /** Open connections on this listener at most (0: only the global limit). */
+  readonly maxConnections: number;
   readonly pos: SourcePos;
 }
 
@@ -191,6 +193,23 @@ export interface DemoServiceConfig {
   readonly listen: HostPort;
 }
 
+/** Limits against floods and slow clients; every refusal is counted and logged once per kind. */
+export interface LimitsConfig {
+  /** Open client connections in this process. */
+  readonly maxConnections: number;
+  /** Per client address (after any trusted PROXY header). */
+  readonly perIpConnections: number;
+  /** Connections of one address still in inspection (slowloris on the peek stage). */
+  readonly perIpInspecting: number;
+  /** New connections per second per address (token bucket), and the bucket size. */
+  readonly perIpRate: number;
+  readonly perIpBurst: number;
+  /** Addresses whose rate is tracked at once (an LRU: memory stays bounded whatever arrives). */
+  readonly trackedAddresses: number;
+  /** Bytes held in all inspection buffers together. */
+  readonly inspectBufferTotal: number;
+}
+
 export interface RulesConfig {
   readonly files: readonly string[];
   /** Not errors, but likely mistakes (`check` prints them, `run` logs them). */
@@ -204,4 +223,8 @@ export interface RulesConfig {
   readonly defaultBackend: string | undefined;
   readonly demo: readonly DemoServiceConfig[];
   readonly log: { readonly level: string };
+  readonly limits: LimitsConfig;
+  /** Drop privileges to this user/group once the listeners are bound (when started as root). */
+  readonly user: string | undefined;
+  readonly group: string | undefined;
 }

@@ -66,6 +66,9 @@ export class Connection implements MatchContext {
   private backend: Socket | undefined;
   private failures: readonly string[] | undefined;
   private tunnelTarget: string | undefined;
+  private clientAdmitted = false;
+  private countedInspecting = false;
+  private heldInspectBytes = 0;
 
   constructor(
     private readonly socket: Socket,
@@ -95,6 +98,7 @@ export class Connection implements MatchContext {
     s.on('data', this.onData);
     s.on('end', this.onEnd);
     if (this.listener.proxy.accept === 'off') {
+      if (!this.admitClient()) return;
       this.startInspecting();
     } else {
       this.deadlineTimer = setTimeout(this.onDeadline, this.listener.proxy.timeoutMs);
@@ -115,7 +119,23 @@ export class Connection implements MatchContext {
     this.armSilenceTimer();
   }
 
+  /** Per-address limits, once the client address is final (after any PROXY header). */
+  private admitClient(): boolean {
+    if (!this.rt.limits.admitClient(this.srcAddress, this.listener.name)) {
+      this.finish('limit', 'per-address limit (see the "limit reached" log line)');
+      return false;
+    }
+    this.clientAdmitted = true;
+    this.countedInspecting = true;
+    return true;
+  }
+
   private readonly onData = (chunk: Buffer): void => {
+    if (!this.rt.limits.holdInspectBytes(chunk.length, this.listener.name)) {
+      this.finish('limit', 'inspect-buffer-total');
+      return;
+    }
+    this.heldInspectBytes += chunk.length;
     this.peek.append(chunk);
     if (this.silenceTimer !== undefined) {
       clearTimeout(this.silenceTimer);
@@ -190,6 +210,7 @@ export class Connection implements MatchContext {
       this.peek = new PeekBuffer();
       if (rest.length > 0) this.peek.append(Buffer.from(rest));
     }
+    if (!this.admitClient()) return;
     // A silent client stays silent: its silence counts from the accept, not from here.
     const keepClock = silent;
     this.startInspecting();
@@ -216,6 +237,12 @@ export class Connection implements MatchContext {
 
   private stopInspecting(): void {
     const s = this.socket;
+    this.rt.limits.releaseInspectBytes(this.heldInspectBytes);
+    this.heldInspectBytes = 0;
+    if (this.countedInspecting) {
+      this.countedInspecting = false;
+      this.rt.limits.doneInspecting(this.srcAddress);
+    }
     clearTimeout(this.deadlineTimer);
     clearTimeout(this.silenceTimer);
     this.deadlineTimer = this.silenceTimer = undefined;
@@ -403,12 +430,15 @@ export class Connection implements MatchContext {
     this.abortDial?.();
     this.socket.destroy();
     this.backend?.destroy();
+    if (this.clientAdmitted) this.rt.limits.releaseClient(this.srcAddress, false);
+    this.rt.limits.releaseSocket(this.listener);
     this.log(reason, detail);
   }
 
   private log(reason: string, detail: string | undefined): void {
     const log = this.rt.log;
-    const level = WARN_REASONS.has(reason) ? 'warn' : 'info';
+    // Limit refusals are reported by the limits (once per kind and minute), not per connection.
+    const level = reason === 'limit' ? 'debug' : WARN_REASONS.has(reason) ? 'warn' : 'info';
     if (!log.isLevelEnabled(level)) return;
     const hello = this.facts.clientHello();
     const http = this.facts.httpHead();

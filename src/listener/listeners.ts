@@ -25,7 +25,13 @@ export async function bindListeners(configs: readonly ListenerConfig[], runtime:
 
 function bindOne(cfg: ListenerConfig, runtime: () => Runtime): Promise<BoundListener> {
   const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
-    new Connection(socket, cfg, runtime()).start();
+    const rt = runtime();
+    if (!rt.limits.admitSocket(cfg)) {
+      socket.on('error', () => undefined);
+      socket.destroy();
+      return;
+    }
+    new Connection(socket, cfg, rt).start();
   });
   // Accept errors (EMFILE, ENFILE...) must never take the process down; they are logged and
   // the server keeps listening (libuv retries the accept when a descriptor frees up).
@@ -36,7 +42,9 @@ function bindOne(cfg: ListenerConfig, runtime: () => Runtime): Promise<BoundList
     server.once('error', onListenError);
     server.listen({ host: cfg.host, port: cfg.port, ipv6Only: cfg.host === '::', backlog: 511 }, () => {
       server.removeListener('error', onListenError);
-      server.on('error', (e: NodeJS.ErrnoException) => runtime().log.error({ listener: cfg.name, err: e.code ?? e.message }, 'accept error'));
+      // EMFILE/ENFILE: libuv sheds the pending connection (its reserve-descriptor trick) and keeps
+      // listening, so accepting resumes by itself once descriptors free up; we count and log.
+      server.on('error', (e: NodeJS.ErrnoException) => runtime().limits.note('accept-error', cfg.name, e.code ?? e.message));
       resolve({ config: cfg, server, address: server.address() as AddressInfo });
     });
   });

@@ -4,6 +4,7 @@ import { BackendPool } from '../backends/pool.js';
 import { cidrSet, type CidrSet } from '../matchers/cidr-set.js';
 import { RouteTable } from '../router/route-table.js';
 import { TargetResolver } from '../forward/resolver.js';
+import { Limits } from './limits.js';
 import type { Logger } from '../observe/logger.js';
 
 export interface Runtime {
@@ -21,6 +22,7 @@ export interface Runtime {
   readonly resolver: TargetResolver;
   /** Forward-proxy denials by "route/reason", so an admin can watch tunnel attempts. */
   readonly denials: Map<string, number>;
+  readonly limits: Limits;
 }
 
 export function buildRuntime(rules: RulesConfig, log: Logger): Runtime {
@@ -38,6 +40,7 @@ export function buildRuntime(rules: RulesConfig, log: Logger): Runtime {
     trusts: (listener, peer) => trust.get(listener.name)?.(peer) ?? false,
     resolver: new TargetResolver(),
     denials: new Map(),
+    limits: new Limits(rules.limits, log),
     trustedElsewhere: (listener, peer) => rules.listeners.find((l) => l.name !== listener.name && trust.get(l.name)?.(peer) === true)?.name,
   };
 }

@@ -345,13 +345,21 @@ export async function runTool(
 // Ports
 
 /** A port that was free a moment ago (bound on 0, read, closed). Another process may take it: see retryOnAddrInUse. */
+/** Ports this process already handed out: the system may offer a just-closed port again at once. */
+const handedOut = new Set<number>();
+
 export async function freePort(host = '127.0.0.1'): Promise<number> {
-  const s = createServer();
-  s.listen(0, host);
-  await once(s, 'listening');
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+  for (;;) {
+    const s = createServer();
+    s.listen(0, host);
+    await once(s, 'listening');
+    const port = (s.address() as AddressInfo).port;
+    await new Promise<void>((r) => s.close(() => r()));
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
 
 /** Resolves once `host:port` accepts a TCP connection; rejects on timeout or when `proc` exits first. */

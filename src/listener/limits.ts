@@ -1,0 +1,138 @@
+/**
+ * Admission control: global and per-listener connection caps, per-address concurrent
+ * connections, connections still in inspection and new-connection rate, and the total bytes
+ * held in inspection buffers. Memory stays bounded whatever arrives: per-address counts exist
+ * only while that address has open connections (bounded by the global cap), and rate buckets
+ * live in an LRU of `tracked_addresses` entries. Each refusal kind is counted, and logged when
+ * it first happens and then at most once a minute with the count since.
+ */
+import { LRUCache } from 'lru-cache';
+import type { LimitsConfig, ListenerConfig } from '../config/types.js';
+import type { Logger } from '../observe/logger.js';
+
+export type LimitKind = 'max-connections' | 'listener-max-connections' | 'per-ip-connections' | 'per-ip-rate' | 'per-ip-inspecting' | 'inspect-buffer-total' | 'accept-error';
+
+interface PerAddress {
+  active: number;
+  inspecting: number;
+}
+
+interface Bucket {
+  tokens: number;
+  at: number;
+}
+
+const LOG_EVERY_MS = 60_000;
+
+export class Limits {
+  private open = 0;
+  private readonly perListener = new Map<string, number>();
+  private readonly perAddress = new Map<string, PerAddress>();
+  private readonly buckets: LRUCache<string, Bucket>;
+  private inspectBytes = 0;
+  readonly refused = new Map<LimitKind, number>();
+  private readonly lastLogged = new Map<LimitKind, { at: number; count: number }>();
+
+  constructor(
+    private readonly cfg: LimitsConfig,
+    private readonly log: Logger,
+  ) {
+    this.buckets = new LRUCache({ max: cfg.trackedAddresses });
+  }
+
+  get openConnections(): number {
+    return this.open;
+  }
+
+  get inspectBufferBytes(): number {
+    return this.inspectBytes;
+  }
+
+  /** At accept: the global and listener caps (the client address may still change with a PROXY header). */
+  admitSocket(listener: ListenerConfig): boolean {
+    if (this.open >= this.cfg.maxConnections) return this.refuse('max-connections', listener.name);
+    const n = this.perListener.get(listener.name) ?? 0;
+    if (listener.maxConnections > 0 && n >= listener.maxConnections) return this.refuse('listener-max-connections', listener.name);
+    this.open++;
+    this.perListener.set(listener.name, n + 1);
+    return true;
+  }
+
+  releaseSocket(listener: ListenerConfig): void {
+    this.open--;
+    const n = (this.perListener.get(listener.name) ?? 1) - 1;
+    if (n <= 0) this.perListener.delete(listener.name);
+    else this.perListener.set(listener.name, n);
+  }
+
+  /** Once the client address is known: concurrent connections, inspection slots and rate of that address. */
+  admitClient(address: string, listener: string): boolean {
+    const c = this.cfg;
+    const entry = this.perAddress.get(address) ?? { active: 0, inspecting: 0 };
+    if (c.perIpConnections > 0 && entry.active >= c.perIpConnections) return this.refuse('per-ip-connections', listener, address);
+    if (c.perIpInspecting > 0 && entry.inspecting >= c.perIpInspecting) return this.refuse('per-ip-inspecting', listener, address);
+    if (c.perIpRate > 0 && !this.takeToken(address)) return this.refuse('per-ip-rate', listener, address);
+    entry.active++;
+    entry.inspecting++;
+    this.perAddress.set(address, entry);
+    return true;
+  }
+
+  /** The connection left inspection (routed or closed). */
+  doneInspecting(address: string): void {
+    const e = this.perAddress.get(address);
+    if (e !== undefined && e.inspecting > 0) e.inspecting--;
+  }
+
+  releaseClient(address: string, stillInspecting: boolean): void {
+    const e = this.perAddress.get(address);
+    if (e === undefined) return;
+    e.active--;
+    if (stillInspecting && e.inspecting > 0) e.inspecting--;
+    if (e.active <= 0) this.perAddress.delete(address);
+  }
+
+  /** Reserve inspection buffer bytes; false when the process-wide total would be exceeded. */
+  holdInspectBytes(n: number, listener: string): boolean {
+    if (this.inspectBytes + n > this.cfg.inspectBufferTotal) return this.refuse('inspect-buffer-total', listener);
+    this.inspectBytes += n;
+    return true;
+  }
+
+  releaseInspectBytes(n: number): void {
+    this.inspectBytes -= n;
+  }
+
+  /** Counted and logged like a refusal (EMFILE and friends on accept). */
+  note(kind: LimitKind, listener: string, detail: string): void {
+    this.refuse(kind, listener, detail);
+  }
+
+  private takeToken(address: string): boolean {
+    const now = performance.now();
+    const rate = this.cfg.perIpRate;
+    const b = this.buckets.get(address) ?? { tokens: this.cfg.perIpBurst, at: now };
+    b.tokens = Math.min(this.cfg.perIpBurst, b.tokens + ((now - b.at) / 1000) * rate);
+    b.at = now;
+    const ok = b.tokens >= 1;
+    if (ok) b.tokens -= 1;
+    this.buckets.set(address, b);
+    return ok;
+  }
+
+  private refuse(kind: LimitKind, listener: string, client?: string): false {
+    const total = (this.refused.get(kind) ?? 0) + 1;
+    this.refused.set(kind, total);
+    const now = Date.now();
+    const last = this.lastLogged.get(kind);
+    if (last === undefined || now - last.at >= LOG_EVERY_MS) {
+      this.log.warn({ limit: kind, listener, client, refused_since_last_report: last === undefined ? 1 : total - last.count, refused_total: total }, 'limit reached: connection refused');
+      this.lastLogged.set(kind, { at: now, count: total });
+    }
+    return false;
+  }
+
+  snapshot(): { open: number; inspectBufferBytes: number; trackedAddresses: number; refused: Record<string, number> } {
+    return { open: this.open, inspectBufferBytes: this.inspectBytes, trackedAddresses: this.perAddress.size, refused: Object.fromEntries(this.refused) };
+  }
+}
