@@ -25,6 +25,8 @@ export interface BackendSnapshot {
   readonly servers: readonly ServerSnapshot[];
 }
 
+const LOCAL_ERRORS = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM', 'EADDRNOTAVAIL', 'aborted']);
+
 export class BackendPool {
   readonly servers: readonly ServerState[];
   private readonly primaries: readonly ServerState[];
@@ -113,6 +115,8 @@ export class BackendPool {
 
   private connectFailed(server: ServerState, error: string): void {
     server.failedConnects++;
+    // Out of descriptors or buffers here is our problem, not the server's: no passive strike.
+    if (LOCAL_ERRORS.has(error)) return;
     server.consecutiveConnectFailures++;
     const limit = this.config.passive.failures;
     if (limit > 0 && server.consecutiveConnectFailures >= limit && server.status === 'up') {

@@ -42,8 +42,9 @@ function bindOne(cfg: ListenerConfig, runtime: () => Runtime): Promise<BoundList
     server.once('error', onListenError);
     server.listen({ host: cfg.host, port: cfg.port, ipv6Only: cfg.host === '::', backlog: 511 }, () => {
       server.removeListener('error', onListenError);
-      // EMFILE/ENFILE: libuv sheds the pending connection (its reserve-descriptor trick) and keeps
-      // listening, so accepting resumes by itself once descriptors free up; we count and log.
+      // EMFILE/ENFILE on accept: libuv sheds pending connections itself (its reserve-descriptor
+      // trick) and keeps listening, so accepting resumes once descriptors free up. Any accept
+      // error that does reach us is counted and logged, never fatal.
       server.on('error', (e: NodeJS.ErrnoException) => runtime().limits.note('accept-error', cfg.name, e.code ?? e.message));
       resolve({ config: cfg, server, address: server.address() as AddressInfo });
     });
