@@ -108,16 +108,16 @@ export function tlsSignature(bytes: Uint8Array): 'yes' | 'no' | 'maybe' {
   if (n === 0) return 'maybe';
   const b0 = bytes[0]!;
   if (b0 === CONTENT_HANDSHAKE) {
-    if (n < 2) return 'maybe';
-    if (bytes[1] !== 0x03) return 'no';
-    if (n >= 3 && bytes[2]! > 0x04) return 'no';
-    return 'yes';
+    // 'yes' only once every byte it looks at is in: a 'yes' never turns into 'no' later.
+    if (n >= 2 && bytes[1] !== 0x03) return 'no';
+    if (n < 3) return 'maybe';
+    return bytes[2]! > 0x04 ? 'no' : 'yes';
   }
   if (b0 & 0x80) {
-    if (n < 3) return 'maybe';
-    if (bytes[2] !== HANDSHAKE_CLIENT_HELLO) return 'no';
+    if (n >= 3 && bytes[2] !== HANDSHAKE_CLIENT_HELLO) return 'no';
     if (n >= 4 && bytes[3] !== 0x03 && bytes[3] !== 0x00) return 'no';
     if (n >= 5 && bytes[3] === 0x00 && bytes[4] !== 0x02) return 'no';
+    if (n < 4 || (bytes[3] === 0x00 && n < 5)) return 'maybe';
     return 'yes';
   }
   return 'no';

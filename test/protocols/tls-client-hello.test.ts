@@ -134,7 +134,7 @@ describe('tlsSignature', () => {
   it('recognises TLS handshake records and SSLv2-compatible hellos', () => {
     assert.equal(tlsSignature(hex('')), 'maybe');
     assert.equal(tlsSignature(hex('16')), 'maybe');
-    assert.equal(tlsSignature(hex('1603')), 'yes');
+    assert.equal(tlsSignature(hex('1603')), 'maybe');
     assert.equal(tlsSignature(hex('160301')), 'yes');
     assert.equal(tlsSignature(hex('160304')), 'yes');
     assert.equal(tlsSignature(hex('160305')), 'no');
@@ -144,7 +144,8 @@ describe('tlsSignature', () => {
     assert.equal(tlsSignature(Buffer.from('SSH-2.0-OpenSSH_9.6\r\n')), 'no');
     assert.equal(tlsSignature(hex('80')), 'maybe');
     assert.equal(tlsSignature(hex('802e')), 'maybe');
-    assert.equal(tlsSignature(hex('802e01')), 'yes');
+    assert.equal(tlsSignature(hex('802e01')), 'maybe');
+    assert.equal(tlsSignature(hex('802e0100')), 'maybe');
     assert.equal(tlsSignature(hex('802e0103')), 'yes');
     assert.equal(tlsSignature(hex('802e010301')), 'yes');
     assert.equal(tlsSignature(hex('802e010002')), 'yes');
