@@ -168,7 +168,7 @@ export interface ConnectActionConfig {
 export interface SniForwardConfig {
   readonly port: number;
   readonly hosts: ForwardAllowlist | undefined;
-  /** Backend for a hello without SNI (or a denied one, if set); else such connections are closed. */
+  /** Backend for a hello without (valid) SNI; without it such connections are closed. A denied SNI is always closed. */
   readonly fallback: string | undefined;
   readonly connectTimeoutMs: number;
 }

@@ -128,7 +128,7 @@ export function planPayloads(rules: RulesConfig, backend: string): PayloadPlan[]
   for (const r of routes) {
     const h: Hints = { protocols: [], sni: [], alpn: [], hosts: [] };
     if (r.action.kind === 'sni-forward') {
-      // The fallback of an sni_forward route takes TLS hellos without SNI (or with a denied one).
+      // The fallback of an sni_forward route takes TLS hellos without (valid) SNI.
       h.protocols.push('tls');
     } else {
       hintsOf(r.when, h);

@@ -9,12 +9,15 @@ import type { ForwardAllowlist } from '../config/types.js';
 import { cidrSet } from '../matchers/cidr-set.js';
 import { nameMatches } from '../matchers/names.js';
 
-/** Ranges no tunnel reaches unless the allowlist names them (RFC 6890 special-purpose registries). */
+/**
+ * Ranges no tunnel reaches unless the allowlist names them (RFC 6890 special-purpose registries).
+ * ::ffff:0:0/96 catches IPv4-mapped literals that unmapped() leaves alone ("::ffff:7f00:1" is 127.0.0.1).
+ */
 const SPECIAL = cidrSet(
   [
     ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
     ['192.0.0.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['224.0.0.0', 4], ['240.0.0.0', 4],
-    ['::', 128], ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['64:ff9b:1::', 48],
+    ['::', 128], ['::1', 128], ['::ffff:0:0', 96], ['fc00::', 7], ['fe80::', 10], ['ff00::', 8], ['64:ff9b:1::', 48],
   ].map(([address, prefix]) => ({ family: String(address).includes(':') ? 'ipv6' : 'ipv4', address: String(address), prefix: Number(prefix) }) as const),
 );
 

@@ -44,7 +44,8 @@ export function openConnectTunnel(
   }
   const t = parseConnectTarget(req.target);
   if (!t.ok) {
-    done(fail(400, 'bad-request', `bad CONNECT target: ${t.reason}`, undefined));
+    // The raw target is logged (escaped by the logger) so a 400 names what the client asked for.
+    done(fail(400, 'bad-request', `bad CONNECT target: ${t.reason}`, req.target));
     return () => undefined;
   }
   const target = hostPort(t.host, t.port);

@@ -31,6 +31,8 @@ export function inboundStep(bytes: Uint8Array, cfg: InboundProxyConfig, peerTrus
   const sig = proxySignature(bytes);
   if (sig === 'maybe') {
     if (!final) return WAIT;
+    // Some bytes of a signature, then nothing more in time: a broken header, not "no header".
+    if (bytes.length > 0 && cfg.accept !== 'off' && peerTrusted) return refuse('PORTPLEX_ERR_PROXY_INVALID', 'PROXY signature incomplete at the deadline or end of data');
     return cfg.accept === 'required' ? refuse('PORTPLEX_ERR_PROXY_REQUIRED', 'no PROXY header before the deadline or end of data') : NONE;
   }
   if (sig === 'none') {

@@ -293,11 +293,14 @@ export class Connection implements MatchContext {
 
   /** `connect:` routes: answer the CONNECT request ourselves, then tunnel. */
   private connectTunnel(cfg: ConnectActionConfig, route: string): void {
-    const head = this.facts.httpHead();
-    if (head === undefined) {
-      this.respondAndClose(errorResponse(400, `route "${route}" expects an HTTP CONNECT request`), 'tunnel-denied', '400 bad-request');
+    const parsed = this.facts.http();
+    if (parsed.kind !== 'ok') {
+      const why = parsed.kind === 'invalid' ? parsed.reason : 'incomplete request head';
+      this.deny(route, 'bad-request');
+      this.respondAndClose(errorResponse(400, `route "${route}" expects an HTTP CONNECT request: ${why}`), 'tunnel-denied', `400 bad-request: ${why}`);
       return;
     }
+    const head = parsed.value;
     const bytes = this.peek.bytes;
     const headText = Buffer.from(bytes.buffer, bytes.byteOffset, head.headerBytes).toString('latin1');
     this.abortDial = openConnectTunnel({ method: head.method, target: head.target, head: headText }, cfg, route, this.rt.resolver, (o) => {
@@ -323,7 +326,8 @@ export class Connection implements MatchContext {
 
   /** `sni_forward:` routes: connect to the ClientHello's server name and replay the hello. */
   private sniForward(cfg: SniForwardConfig, route: string): void {
-    const sni = this.facts.clientHello()?.sni;
+    const hello = this.facts.tls();
+    const sni = hello.kind === 'ok' ? hello.value.sni : undefined;
     if (sni === undefined) {
       if (cfg.fallback !== undefined) this.toBackend(cfg.fallback);
       else this.finish('no-sni', 'the ClientHello has no (valid) SNI to forward to, and the route has no fallback');
@@ -356,6 +360,9 @@ export class Connection implements MatchContext {
   private respondAndClose(response: Buffer, reason: string, detail: string): void {
     const s = this.socket;
     s.removeListener('close', this.onEarlyClose);
+    // A client that resets after reading the answer (curl does after a 403) keeps this reason.
+    s.removeListener('error', this.onEarlyError);
+    s.on('error', () => undefined);
     s.once('close', () => this.finish(reason, detail));
     s.end(response);
     setTimeout(() => s.destroy(), 2000).unref();
@@ -388,11 +395,15 @@ export class Connection implements MatchContext {
       this.finish('proxy-header-error', `PORTPLEX_ERR_PROXY_HEADER_TOO_LARGE: ${header.message}`);
       return;
     }
+    // Bytes that could still be the start of a PROXY signature are held back by the guard (below)
+    // until the next bytes settle it; everything else goes out with the header in one write.
     const replay = this.peek.bytes;
-    const head = header.header === undefined ? replay : replay.length === 0 ? header.header : Buffer.concat([header.header, replay]);
+    const undecided = !this.eof && proxySignature(replay) === 'maybe';
+    const sent = undecided ? EMPTY : replay;
+    const head = header.header === undefined ? sent : sent.length === 0 ? header.header : Buffer.concat([header.header, sent]);
     // Routed before the first bytes could rule out a PROXY signature (a route that needs no
     // bytes): those bytes are still checked before any of them reaches the backend.
-    this.startSplice(backend, head, proxySignature(replay) === 'maybe' ? this.signatureGuard() : undefined);
+    this.startSplice(backend, head, undecided ? this.signatureGuard(Buffer.from(replay)) : undefined);
   }
 
   private startSplice(backend: Socket, head: Buffer | undefined, guard: SpliceOptions['guard']): void {
@@ -404,16 +415,15 @@ export class Connection implements MatchContext {
     splice(s, backend, head, { idleMs: this.rt.idleMs, ...(guard ? { guard } : {}) }, (reason, detail) => this.finish(reason, detail));
   }
 
-  private signatureGuard(): { check: (b: Buffer) => GuardVerdict; detail: (b: Buffer) => string } {
-    const prefix = this.peek.bytes;
-    const all = (b: Buffer): Buffer => (prefix.length === 0 ? b : Buffer.concat([prefix, b]));
+  private signatureGuard(held: Buffer): NonNullable<SpliceOptions['guard']> {
     return {
+      held,
       check: (b) => {
-        const sig = proxySignature(all(b));
+        const sig = proxySignature(b);
         return sig === 'maybe' ? 'wait' : sig === 'none' ? 'ok' : 'refuse';
       },
       detail: (b) => {
-        const sig = proxySignature(all(b));
+        const sig = proxySignature(b);
         return this.inbound !== undefined
           ? `PORTPLEX_ERR_PROXY_IN_DATA: a second PROXY ${sig} header after the load balancer's`
           : `PORTPLEX_ERR_PROXY_NOT_ACCEPTED: a PROXY ${sig} header arrived on a listener with proxy_protocol.accept off`;
@@ -472,4 +482,5 @@ export class Connection implements MatchContext {
   }
 }
 
+const EMPTY = Buffer.alloc(0);
 const WARN_REASONS = new Set(['backend-unreachable', 'no-route', 'proxy-header-error', 'proxy-refused', 'tunnel-denied', 'tunnel-failed', 'no-sni']);

@@ -18,8 +18,9 @@
  *   `get` is a valid (if unusual) method.
  * - request-target: any byte 0x21-0x7e, and also 0x80-0xff (raw UTF-8 paths sent by sloppy
  *   clients); the multiplexer routes on Host, the origin server decides whether the path is
- *   acceptable. Reported as latin1 (one char per byte). CONNECT targets must be authority-form
- *   (RFC 9112 §3.2.3, RFC 9110 §9.3.6: `uri-host ":" port`, port required).
+ *   acceptable. Reported as latin1 (one char per byte). A CONNECT target that is authority-form
+ *   (RFC 9112 §3.2.3, RFC 9110 §9.3.6: `uri-host ":" port`) gives host/hostPort; a malformed one
+ *   leaves them undefined but the request is still HTTP (the proxy answers it with 400).
  * - HTTP-version must be exactly `HTTP/1.0` or `HTTP/1.1` (anything else, including HTTP/2.0 and
  *   HTTP/1.2, is invalid).
  * - Whitespace between a field name and the colon is invalid (RFC 9112 §5.1 MUST reject).
@@ -292,9 +293,10 @@ export function parseHttpRequest(bytes: Uint8Array, maxBytes: number = DEFAULT_C
   let host = hostAuth?.host;
   let hostPort = hostAuth?.port;
   if (isConnect) {
+    // A malformed CONNECT target (port 0 or 99999, no port, a bad name) is still an HTTP request:
+    // the CONNECT route answers it with 400 itself, which it could not do if it were not HTTP.
     const target = parseAuthority(bytes, targetStart, targetEnd, true);
-    if (target === undefined) return invalid('CONNECT target is not authority-form');
-    if (!hostSeen) {
+    if (target !== undefined && !hostSeen) {
       host = target.host;
       hostPort = target.port;
     }

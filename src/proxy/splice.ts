@@ -17,7 +17,12 @@ export interface SpliceOptions {
    * needs no bytes), the first bytes that arrive are shown to this guard before any reaches the
    * backend: 'refuse' closes both sides (with `refuseDetail`), 'ok' starts the pipe.
    */
-  readonly guard?: { readonly check: (bytes: Buffer) => GuardVerdict; readonly detail: (bytes: Buffer) => string };
+  readonly guard?: {
+    readonly check: (bytes: Buffer) => GuardVerdict;
+    readonly detail: (bytes: Buffer) => string;
+    /** Bytes already read that the guard must see before they may go to the backend. */
+    readonly held: Buffer;
+  };
 }
 
 export function splice(client: Socket, backend: Socket, head: Buffer | undefined, opts: SpliceOptions, done: (reason: CloseReason, detail?: string) => void): void {
@@ -41,7 +46,12 @@ export function splice(client: Socket, backend: Socket, head: Buffer | undefined
     if (client.readableEnded && (e.code === 'ECONNRESET' || e.code === 'EPIPE')) fail('done', `client reset after its FIN (${e.code})`);
     else fail('client-error', e.code ?? e.message);
   });
-  backend.on('error', (e: NodeJS.ErrnoException) => fail('backend-error', e.code ?? e.message));
+  backend.on('error', (e: NodeJS.ErrnoException) => {
+    // The same the other way: a server that sent its FIN and then resets (our last bytes, e.g. the
+    // client's TLS close_notify, reached a socket it had closed) ended normally.
+    if (backend.readableEnded && (e.code === 'ECONNRESET' || e.code === 'EPIPE')) fail('done', `server reset after its FIN (${e.code})`);
+    else fail('backend-error', e.code ?? e.message);
+  });
   client.once('close', onClose);
   backend.once('close', onClose);
   const onIdle = (): void => fail('idle-timeout');
@@ -56,7 +66,7 @@ export function splice(client: Socket, backend: Socket, head: Buffer | undefined
     return;
   }
   const guard = opts.guard;
-  let held: Buffer = Buffer.alloc(0);
+  let held: Buffer = guard.held;
   const release = (): void => {
     client.removeListener('data', onGuardData);
     client.removeListener('end', onGuardEnd);
@@ -72,6 +82,11 @@ export function splice(client: Socket, backend: Socket, head: Buffer | undefined
     else if (v === 'refuse') fail('proxy-refused', guard.detail(held));
   };
   const onGuardEnd = (): void => release();
+  // The client already finished sending: nothing more can arrive to complete a signature.
+  if (client.readableEnded) {
+    release();
+    return;
+  }
   client.on('data', onGuardData);
   client.on('end', onGuardEnd);
   client.resume();

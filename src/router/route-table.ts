@@ -6,6 +6,8 @@
 import type { RouteAction, RouteConfig, RulesConfig } from '../config/types.js';
 import type { MatchContext, Matcher } from '../matchers/context.js';
 import { compileCondition, silentDurations } from '../matchers/registry.js';
+import { allMatcher } from '../matchers/logic.js';
+import { httpHeadDoneMatcher } from '../matchers/http-head-done.js';
 import { MORE, NO, YES, verdictName, type Verdict } from '../matchers/verdict.js';
 
 export interface CompiledRoute {
@@ -25,6 +27,17 @@ export interface TraceStep {
   readonly verdict: ReturnType<typeof verdictName>;
 }
 
+/**
+ * Forward actions wait for what they act on: `connect:` for a complete HTTP request head,
+ * `sni_forward:` for a complete ClientHello, whatever the route's own conditions say.
+ */
+function withImplicit(r: RouteConfig): Matcher {
+  const own = compileCondition(r.when);
+  if (r.action.kind === 'connect') return allMatcher([httpHeadDoneMatcher, own]);
+  if (r.action.kind === 'sni-forward') return allMatcher([compileCondition({ kind: 'protocol', protocols: ['tls'] }), own]);
+  return own;
+}
+
 const WAIT: Decision = Object.freeze({ kind: 'wait' });
 
 export class RouteTable {
@@ -35,7 +48,7 @@ export class RouteTable {
   private readonly fallback: Decision;
 
   constructor(rules: Pick<RulesConfig, 'routes' | 'defaultBackend'>) {
-    this.routes = rules.routes.map((r: RouteConfig, index) => ({ name: r.name, action: r.action, index, match: compileCondition(r.when) }));
+    this.routes = rules.routes.map((r: RouteConfig, index) => ({ name: r.name, action: r.action, index, match: withImplicit(r) }));
     this.defaultBackend = rules.defaultBackend;
     this.silentMs = [...new Set(rules.routes.flatMap((r) => silentDurations(r.when)))].sort((a, b) => a - b);
     this.fallback = Object.freeze({ kind: 'route', route: undefined, backend: rules.defaultBackend });

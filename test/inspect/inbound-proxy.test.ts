@@ -71,7 +71,10 @@ describe('inbound PROXY trust', () => {
     assert.equal(stepFor(DATA, cfg('optional'), false).kind, 'none');
     assert.equal(inboundStep(Buffer.alloc(0), cfg('optional'), true, false).kind, 'wait');
     assert.equal(inboundStep(Buffer.alloc(0), cfg('optional'), true, true).kind, 'none');
-    assert.equal(inboundStep(Buffer.from('PRO'), cfg('optional'), true, true).kind, 'none');
+    // Part of a signature and then nothing: a broken header from a trusted peer, plain data from others.
+    const cut = inboundStep(Buffer.from('PRO'), cfg('optional'), true, true);
+    assert.deepEqual([cut.kind, cut.kind === 'refuse' && cut.code], ['refuse', 'PORTPLEX_ERR_PROXY_INVALID']);
+    assert.equal(inboundStep(Buffer.from('PRO'), cfg('optional'), false, true).kind, 'none');
   });
 
   it('a malformed or truncated header from a trusted peer is refused, never passed on as data', () => {

@@ -129,9 +129,13 @@ test('invalid Host values', () => {
   }
 });
 
-test('CONNECT target must be authority-form with a port', () => {
-  for (const t of ['/', 'example.com', 'example.com:', 'http://example.com:443/', '[::1]']) {
-    assertSameForEveryDelivery(parse, b(`CONNECT ${t} HTTP/1.1\r\nHost: a\r\n\r\n`), invalid('CONNECT target is not authority-form'));
+test('a malformed CONNECT target is still HTTP, with no host taken from it (the proxy answers 400)', () => {
+  for (const t of ['/', 'example.com', 'example.com:', 'http://example.com:443/', '[::1]', 'example.com:99999', 'example.com:abc']) {
+    const head = b(`CONNECT ${t} HTTP/1.1\r\n\r\n`);
+    const r = parse(head);
+    assert.equal(r.kind, 'ok', t);
+    if (r.kind === 'ok') assert.deepEqual([r.value.method, r.value.target, r.value.host, r.value.hostPort], ['CONNECT', t, undefined, undefined]);
+    assertSameForEveryDelivery(parse, head, r);
   }
 });
 
