@@ -247,7 +247,7 @@ function compileLengthRange(r: NodeReader, node: Node | null, what: string): { m
   return compileRange(r, node, what, num, Number.MAX_SAFE_INTEGER);
 }
 
-function compilePortRanges(r: NodeReader, node: Node | null, what: string): [number, number][] {
+export function compilePortRanges(r: NodeReader, node: Node | null, what: string): [number, number][] {
   const out: [number, number][] = [];
   for (const n of r.list(node)) {
     const v = r.scalar(n);

@@ -3,7 +3,7 @@
  * `to: <backend>`, `connect: {...}` (HTTP CONNECT tunnels) or `sni_forward: {...}`.
  */
 import type { Node } from 'yaml';
-import { compileNames, compileWhen } from './conditions.js';
+import { compileNames, compilePortRanges, compileWhen } from './conditions.js';
 import type { NodeReader } from './yaml-reader.js';
 import type { BackendConfig, Cidr, ConnectActionConfig, ForwardAllowlist, NamePattern, ProxyCredential, RouteAction, RouteConfig, SniForwardConfig } from './types.js';
 import { parseCidr } from './units.js';
@@ -65,7 +65,7 @@ function compileConnect(r: NodeReader, node: Node | null, what: string): Connect
   if (r.isNull(node) || r.scalar(node) === true) return defaults;
   const m = r.map(node, what, ['ports', 'hosts', 'auth', 'connect_timeout']);
   if (!m) return undefined;
-  const ports = m.has('ports') ? compilePorts(r, m.get('ports')!.value, `${what}.ports`) : defaults.ports;
+  const ports = m.has('ports') ? compilePortRanges(r, m.get('ports')!.value, `${what}.ports`) : defaults.ports;
   const hosts = m.has('hosts') ? compileAllowlist(r, m.get('hosts')!.value, `${what}.hosts`) : undefined;
   const auth = m.has('auth') ? compileAuth(r, m.get('auth')!.value, `${what}.auth`) : undefined;
   const ct = m.get('connect_timeout');
@@ -87,20 +87,6 @@ function compileSniForward(r: NodeReader, node: Node | null, what: string, backe
   return { port, hosts, fallback, connectTimeoutMs };
 }
 
-function compilePorts(r: NodeReader, node: Node | null, what: string): [number, number][] {
-  const out: [number, number][] = [];
-  for (const n of r.list(node)) {
-    const v = r.scalar(n);
-    const text = typeof v === 'number' ? String(v) : typeof v === 'string' ? v.trim() : '';
-    const mm = /^(\d{1,5})(?:\s*-\s*(\d{1,5}))?$/.exec(text);
-    const lo = mm ? Number(mm[1]) : NaN;
-    const hi = mm?.[2] !== undefined ? Number(mm[2]) : lo;
-    if (!mm || lo < 1 || hi > 65535 || lo > hi) r.error(n, `${what} must be ports (1-65535) or ranges such as "8000-8100"`);
-    else out.push([lo, hi]);
-  }
-  if (r.list(node).length === 0) r.error(node, `${what} needs at least one port`);
-  return out;
-}
 
 /** Names ("example.com", "*.example.com") and addresses ("10.0.0.0/8", "192.0.2.7"). */
 function compileAllowlist(r: NodeReader, node: Node | null, what: string): ForwardAllowlist {

@@ -17,7 +17,7 @@ import { proxySignature, type InboundProxyHeader } from '../protocols/proxy-deco
 import { tlsVersionName } from '../protocols/tls-client-hello.js';
 import { outgoingHeader } from '../proxy/outgoing-header.js';
 import { splice, type GuardVerdict, type SpliceOptions } from '../proxy/splice.js';
-import { openConnectTunnel, openSniForward } from '../forward/tunnel.js';
+import { openConnectTunnel, openSniForward, type TunnelOutcome } from '../forward/tunnel.js';
 import { CONNECTION_ESTABLISHED, errorResponse } from '../forward/responses.js';
 import type { Decision } from '../router/route-table.js';
 import type { Runtime } from './runtime.js';
@@ -303,25 +303,18 @@ export class Connection implements MatchContext {
     const head = parsed.value;
     const bytes = this.peek.bytes;
     const headText = Buffer.from(bytes.buffer, bytes.byteOffset, head.headerBytes).toString('latin1');
-    this.abortDial = openConnectTunnel({ method: head.method, target: head.target, head: headText }, cfg, route, this.rt.resolver, (o) => {
-      this.abortDial = undefined;
-      this.tunnelTarget = o.target;
-      if (!o.ok) {
-        this.deny(route, o.denial);
-        this.respondAndClose(errorResponse(o.status, o.message, o.headers), o.status >= 500 ? 'tunnel-failed' : 'tunnel-denied', `${o.status} ${o.denial}`);
-        return;
-      }
-      if (this.phase !== 'connect' || this.socket.destroyed) {
-        o.socket.destroy();
-        return;
-      }
-      this.connectMs = performance.now() - this.started;
-      this.serverAddress = o.address;
-      // The 200 goes out before any client byte reaches the target; bytes the client pipelined
-      // after its request head follow it, exactly once.
-      this.socket.write(CONNECTION_ESTABLISHED);
-      this.startSplice(o.socket, this.peek.bytes.subarray(head.headerBytes), undefined);
-    });
+    this.abortDial = openConnectTunnel(
+      { method: head.method, target: head.target, head: headText },
+      cfg,
+      route,
+      this.rt.resolver,
+      this.onTunnel(route, (o) => this.respondAndClose(errorResponse(o.status, o.message, o.headers), tunnelReason(o.status), `${o.status} ${o.denial}`), (socket) => {
+        // The 200 goes out before any client byte reaches the target; bytes the client pipelined
+        // after its request head follow it, exactly once.
+        this.socket.write(CONNECTION_ESTABLISHED);
+        this.startSplice(socket, this.peek.bytes.subarray(head.headerBytes), undefined);
+      }),
+    );
   }
 
   /** `sni_forward:` routes: connect to the ClientHello's server name and replay the hello. */
@@ -333,12 +326,23 @@ export class Connection implements MatchContext {
       else this.finish('no-sni', 'the ClientHello has no (valid) SNI to forward to, and the route has no fallback');
       return;
     }
-    this.abortDial = openSniForward(sni, cfg, route, this.rt.resolver, (o) => {
+    this.abortDial = openSniForward(
+      sni,
+      cfg,
+      route,
+      this.rt.resolver,
+      this.onTunnel(route, (o) => this.finish(tunnelReason(o.status), `${o.status} ${o.denial}: ${o.message}`), (socket) => this.startSplice(socket, this.peek.bytes, undefined)),
+    );
+  }
+
+  /** The common end of both forward actions: count and report a denial, or take the connected target. */
+  private onTunnel(route: string, denied: (o: Extract<TunnelOutcome, { ok: false }>) => void, connected: (socket: Socket) => void): (o: TunnelOutcome) => void {
+    return (o) => {
       this.abortDial = undefined;
       this.tunnelTarget = o.target;
       if (!o.ok) {
         this.deny(route, o.denial);
-        this.finish(o.status >= 500 ? 'tunnel-failed' : 'tunnel-denied', `${o.status} ${o.denial}: ${o.message}`);
+        denied(o);
         return;
       }
       if (this.phase !== 'connect' || this.socket.destroyed) {
@@ -347,8 +351,8 @@ export class Connection implements MatchContext {
       }
       this.connectMs = performance.now() - this.started;
       this.serverAddress = o.address;
-      this.startSplice(o.socket, this.peek.bytes, undefined);
-    });
+      connected(o.socket);
+    };
   }
 
   private deny(route: string, denial: string): void {
@@ -483,4 +487,5 @@ export class Connection implements MatchContext {
 }
 
 const EMPTY = Buffer.alloc(0);
+const tunnelReason = (status: number): string => (status >= 500 ? 'tunnel-failed' : 'tunnel-denied');
 const WARN_REASONS = new Set(['backend-unreachable', 'no-route', 'proxy-header-error', 'proxy-refused', 'tunnel-denied', 'tunnel-failed', 'no-sni']);
