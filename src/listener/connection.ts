@@ -452,7 +452,8 @@ export class Connection implements MatchContext {
   private log(reason: string, detail: string | undefined): void {
     const log = this.rt.log;
     // Limit refusals are reported by the limits (once per kind and minute), not per connection.
-    const level = reason === 'limit' ? 'debug' : WARN_REASONS.has(reason) ? 'warn' : 'info';
+    // A peer gone before its address could be read (reset right after the handshake) is noise.
+    const level = reason === 'limit' || this.peerAddress === '' ? 'debug' : WARN_REASONS.has(reason) ? 'warn' : 'info';
     if (!log.isLevelEnabled(level)) return;
     const hello = this.facts.clientHello();
     const http = this.facts.httpHead();

@@ -46,7 +46,9 @@ routes:
         }),
       );
     }
-    await sleep(200);
+    // Accepting can lag behind the clients' connects on a busy machine: wait until all are in.
+    const acceptBy = Date.now() + 5000;
+    while (px.running.runtime().limits.snapshot().open < N && Date.now() < acceptBy) await sleep(50);
     assert.equal(px.running.runtime().limits.snapshot().open, N);
     // Both ends live in this process: per connection, the client socket, portplex's socket and
     // its inspection state. 20 KB per pair is far above what a lean path needs and catches a
