@@ -4,10 +4,10 @@
  */
 import type { Node } from 'yaml';
 import type { NodeReader } from './yaml-reader.js';
-import { PROTOCOLS, type Cidr, type Condition, type NamePattern, type Protocol } from './types.js';
+import { POSTGRES_KINDS, PROTOCOLS, type Cidr, type Condition, type NamePattern, type PostgresKind, type Protocol, type TextPattern } from './types.js';
 import { parseCidr, parseDuration } from './units.js';
 
-export const WHEN_KEYS = ['protocol', 'tls', 'http', 'bytes', 'src', 'local_port', 'silent', 'not', 'any', 'all'] as const;
+export const WHEN_KEYS = ['protocol', 'tls', 'http', 'xmpp', 'rdp', 'postgres', 'bytes', 'src', 'local_port', 'silent', 'not', 'any', 'all'] as const;
 const TLS_KEYS = ['sni', 'alpn', 'version', 'ech'] as const;
 const HTTP_KEYS = ['method', 'host'] as const;
 const BYTES_KEYS = ['length', 'prefix', 'regex'] as const;
@@ -44,6 +44,11 @@ export function compileWhen(r: NodeReader, node: Node | null, what: string): Con
         break;
       case 'bytes':
         parts.push(compileBytes(r, value, sub));
+        break;
+      case 'xmpp':
+      case 'rdp':
+      case 'postgres':
+        parts.push(compileCaptures(r, key, value, sub));
         break;
       case 'src': {
         const cidrs: Cidr[] = [];
@@ -200,6 +205,45 @@ export function compileNames(r: NodeReader, node: Node | null, what: string): Na
       r.error(n, `${what}: "${s}" is not a valid host name (use *.example.com for a wildcard, ~regex for a pattern)`);
     } else {
       out.push({ kind: 'exact', name: lower });
+    }
+  }
+  return out;
+}
+
+/** `xmpp: { to }`, `rdp: { cookie }`, `postgres: { kind, user, database }`; each implies its protocol. */
+function compileCaptures(r: NodeReader, protocol: 'xmpp' | 'rdp' | 'postgres', node: Node | null, what: string): Condition {
+  const parts: Condition[] = [{ kind: 'protocol', protocols: [protocol] }];
+  if (node === null || r.isNull(node)) return parts[0]!;
+  const keys = protocol === 'xmpp' ? ['to'] : protocol === 'rdp' ? ['cookie'] : ['kind', 'user', 'database'];
+  const m = r.map(node, what, keys);
+  if (!m) return parts[0]!;
+  for (const [key, { value }] of m) {
+    const sub = `${what}.${key}`;
+    if (key === 'to') parts.push({ kind: 'xmpp.to', patterns: compileNames(r, value, sub) });
+    else if (key === 'cookie') parts.push({ kind: 'rdp.cookie', patterns: compileTexts(r, value, sub) });
+    else if (key === 'kind') {
+      const kinds = r.list(value).map((n) => r.oneOf<PostgresKind>(n, sub, POSTGRES_KINDS)).filter((k): k is PostgresKind => k !== undefined);
+      parts.push({ kind: 'postgres.kind', kinds });
+    } else parts.push({ kind: key === 'user' ? 'postgres.user' : 'postgres.database', patterns: compileTexts(r, value, sub) });
+  }
+  return and(parts);
+}
+
+/** Exact text (compared case-insensitively) or "~regex". */
+function compileTexts(r: NodeReader, node: Node | null, what: string): TextPattern[] {
+  const out: TextPattern[] = [];
+  if (r.list(node).length === 0) r.error(node, `${what} needs at least one value`);
+  for (const n of r.list(node)) {
+    const s = r.string(n, what);
+    if (s === undefined) continue;
+    if (!s.startsWith('~')) {
+      out.push({ kind: 'exact', text: s.toLowerCase() });
+      continue;
+    }
+    try {
+      out.push({ kind: 'regex', regex: new RegExp(s.slice(1)) });
+    } catch (e) {
+      r.error(n, `${what}: bad regular expression "${s.slice(1)}": ${(e as Error).message}`);
     }
   }
   return out;

@@ -3,8 +3,14 @@
  * portplex never re-checks a value it reads from these types.
  */
 
-export type Protocol = 'tls' | 'http' | 'ssh';
-export const PROTOCOLS: readonly Protocol[] = ['tls', 'http', 'ssh'];
+export const PROTOCOLS = ['tls', 'http', 'ssh', 'socks', 'socks4', 'socks5', 'openvpn', 'xmpp', 'rdp', 'postgres', 'mqtt', 'adb', 'http2', 'tinc', 'syslog'] as const;
+export type Protocol = (typeof PROTOCOLS)[number];
+
+/** Exact text (case-insensitive) or "~regex", for captures that are not host names (RDP cookie, Postgres user). */
+export type TextPattern = { readonly kind: 'exact'; readonly text: string } | { readonly kind: 'regex'; readonly regex: RegExp };
+
+export const POSTGRES_KINDS = ['ssl-request', 'gssenc-request', 'cancel', 'startup'] as const;
+export type PostgresKind = (typeof POSTGRES_KINDS)[number];
 
 export type SendProxy = 'off' | 'v1' | 'v2';
 
@@ -137,6 +143,11 @@ export type Condition =
   | { readonly kind: 'bytes.length'; readonly min: number; readonly max: number }
   | { readonly kind: 'bytes.prefix'; readonly prefixes: readonly Uint8Array[] }
   | { readonly kind: 'bytes.regex'; readonly regex: RegExp }
+  | { readonly kind: 'xmpp.to'; readonly patterns: readonly NamePattern[] }
+  | { readonly kind: 'rdp.cookie'; readonly patterns: readonly TextPattern[] }
+  | { readonly kind: 'postgres.kind'; readonly kinds: readonly PostgresKind[] }
+  | { readonly kind: 'postgres.user'; readonly patterns: readonly TextPattern[] }
+  | { readonly kind: 'postgres.database'; readonly patterns: readonly TextPattern[] }
   | { readonly kind: 'src'; readonly cidrs: readonly Cidr[] }
   | { readonly kind: 'local_port'; readonly ranges: readonly (readonly [number, number])[] }
   | { readonly kind: 'silent'; readonly ms: number }

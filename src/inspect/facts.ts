@@ -1,25 +1,25 @@
 /**
- * A per-connection memo of parsed facts: the ClientHello is decoded once and shared by the
- * protocol, SNI, ALPN and version matchers. Parsers are prefix-stable (an `ok` or `invalid`
- * answer never changes when more bytes arrive), so only an `incomplete` answer is recomputed,
- * and only once the buffer has grown past what the parser said it needs.
+ * A per-connection memo of parsed facts: each first message is decoded once and shared by every
+ * condition that needs it (the ClientHello by the protocol, SNI, ALPN and version matchers).
+ * Parsers are prefix-stable (an `ok` or `invalid` answer never changes when more bytes arrive),
+ * so only an `incomplete` answer is recomputed, and only once the buffer has grown past what the
+ * parser said it needs.
  */
-import { parseClientHello, tlsSignature, type ClientHello } from '../protocols/tls-client-hello.js';
-import { parseHttpRequest, type HttpRequestHead } from '../protocols/http-request.js';
-import { parseSshBanner, type SshBanner } from '../protocols/ssh-banner.js';
+import { tlsSignature, type ClientHello } from '../protocols/tls-client-hello.js';
+import type { HttpRequestHead } from '../protocols/http-request.js';
+import type { SshBanner } from '../protocols/ssh-banner.js';
 import type { ParseResult } from '../protocols/result.js';
+import { PARSERS, type ParserKey } from './protocol-table.js';
 
-interface Slot<T> {
-  result: ParseResult<T> | undefined;
+interface Slot {
+  result: ParseResult<unknown>;
   /** Buffer length the result was computed at. */
   at: number;
 }
 
 export class Facts {
   private bytes: Uint8Array = EMPTY;
-  private readonly tlsSlot: Slot<ClientHello> = { result: undefined, at: -1 };
-  private readonly httpSlot: Slot<HttpRequestHead> = { result: undefined, at: -1 };
-  private readonly sshSlot: Slot<SshBanner> = { result: undefined, at: -1 };
+  private readonly slots = new Map<ParserKey, Slot>();
 
   constructor(private readonly maxBytes: number) {}
 
@@ -28,53 +28,53 @@ export class Facts {
     this.bytes = bytes;
   }
 
-  tls(): ParseResult<ClientHello> {
-    const slot = this.tlsSlot;
-    if (stale(slot, this.bytes.length)) {
-      // A cheap look at the first bytes settles most non-TLS connections without a full parse.
-      const sig = tlsSignature(this.bytes);
-      slot.result = sig === 'no' ? NOT_TLS : parseClientHello(this.bytes, this.maxBytes);
-      slot.at = this.bytes.length;
+  /** The answer of one parser over the bytes so far (computed at most once per growth). */
+  get(key: ParserKey): ParseResult<unknown> {
+    const slot = this.slots.get(key);
+    const n = this.bytes.length;
+    if (slot !== undefined && !stale(slot, n)) return slot.result;
+    // A cheap look at the first bytes settles most non-TLS connections without a full parse.
+    const result = key === 'tls' && tlsSignature(this.bytes) === 'no' ? NOT_TLS : PARSERS[key](this.bytes, this.maxBytes);
+    if (slot === undefined) this.slots.set(key, { result, at: n });
+    else {
+      slot.result = result;
+      slot.at = n;
     }
-    return slot.result!;
+    return result;
+  }
+
+  tls(): ParseResult<ClientHello> {
+    return this.get('tls') as ParseResult<ClientHello>;
   }
 
   http(): ParseResult<HttpRequestHead> {
-    const slot = this.httpSlot;
-    if (stale(slot, this.bytes.length)) {
-      slot.result = parseHttpRequest(this.bytes, this.maxBytes);
-      slot.at = this.bytes.length;
-    }
-    return slot.result!;
+    return this.get('http') as ParseResult<HttpRequestHead>;
   }
 
   ssh(): ParseResult<SshBanner> {
-    const slot = this.sshSlot;
-    if (stale(slot, this.bytes.length)) {
-      slot.result = parseSshBanner(this.bytes);
-      slot.at = this.bytes.length;
-    }
-    return slot.result!;
+    return this.get('ssh') as ParseResult<SshBanner>;
   }
 
-  /** The ClientHello when one was fully parsed (for logs and the PROXY v2 TLVs). */
+  /** A parser's value when it was already computed and complete (for logs), without parsing anew. */
+  known<T>(key: ParserKey): T | undefined {
+    const r = this.slots.get(key)?.result;
+    return r?.kind === 'ok' ? (r.value as T) : undefined;
+  }
+
   clientHello(): ClientHello | undefined {
-    const r = this.tlsSlot.result;
-    return r?.kind === 'ok' ? r.value : undefined;
+    return this.known<ClientHello>('tls');
   }
 
   httpHead(): HttpRequestHead | undefined {
-    const r = this.httpSlot.result;
-    return r?.kind === 'ok' ? r.value : undefined;
+    return this.known<HttpRequestHead>('http');
   }
 }
 
 const EMPTY = new Uint8Array(0);
 const NOT_TLS: ParseResult<never> = Object.freeze({ kind: 'invalid', reason: 'not a TLS handshake record' });
 
-function stale<T>(slot: Slot<T>, length: number): boolean {
+function stale(slot: Slot, length: number): boolean {
   const r = slot.result;
-  if (r === undefined) return true;
   if (r.kind !== 'incomplete') return false;
   if (length === slot.at) return false;
   return r.needed === undefined || length >= r.needed;

@@ -15,6 +15,9 @@ import type { MatchContext } from '../matchers/context.js';
 import { escapeClientText } from '../observe/escape.js';
 import { proxySignature, type InboundProxyHeader } from '../protocols/proxy-decode.js';
 import { tlsVersionName } from '../protocols/tls-client-hello.js';
+import type { PostgresFirstMessage } from '../protocols/postgres.js';
+import type { RdpConnectionRequest } from '../protocols/rdp.js';
+import type { XmppStreamHeader } from '../protocols/xmpp.js';
 import { outgoingHeader } from '../proxy/outgoing-header.js';
 import { splice, type GuardVerdict, type SpliceOptions } from '../proxy/splice.js';
 import { openConnectTunnel, openSniForward, type TunnelOutcome } from '../forward/tunnel.js';
@@ -449,6 +452,21 @@ export class Connection implements MatchContext {
     this.log(reason, detail);
   }
 
+  /** What the first message named, for protocols whose routes can match on it (escaped: client text). */
+  private captures(): Record<string, string | undefined> {
+    const xmpp = this.facts.known<XmppStreamHeader>('xmpp');
+    const rdp = this.facts.known<RdpConnectionRequest>('rdp');
+    const pg = this.facts.known<PostgresFirstMessage>('postgres');
+    if (xmpp === undefined && rdp === undefined && pg === undefined) return {};
+    return {
+      xmpp_to: escapeClientText(xmpp?.to),
+      rdp_cookie: escapeClientText(rdp?.cookie),
+      pg_kind: pg?.kind,
+      pg_user: escapeClientText(pg?.user),
+      pg_database: escapeClientText(pg?.database),
+    };
+  }
+
   private log(reason: string, detail: string | undefined): void {
     const log = this.rt.log;
     // Limit refusals are reported by the limits (once per kind and minute), not per connection.
@@ -474,6 +492,7 @@ export class Connection implements MatchContext {
         alpn: hello && hello.alpn.length > 0 ? hello.alpn.map((a) => escapeClientText(a)) : undefined,
         tls_version: hello ? tlsVersionName(hello.version) : undefined,
         http_host: escapeClientText(http?.host),
+        ...this.captures(),
         unique_id: this.uniqueId?.toString('hex'),
         peeked: this.peek.length,
         bytes: { from_client: this.socket.bytesRead, to_client: this.socket.bytesWritten },

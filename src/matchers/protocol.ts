@@ -1,5 +1,6 @@
-/** `protocol: tls | http | ssh` — a complete, valid first message of that protocol. */
+/** `protocol: tls | http | ssh | socks5 | ...` — a complete, valid first message of that protocol. */
 import type { Protocol } from '../config/types.js';
+import { PROTOCOL_TABLE } from '../inspect/protocol-table.js';
 import type { Matcher } from './context.js';
 import { anyMatcher } from './logic.js';
 import { overParsed } from './parsed.js';
@@ -7,14 +8,9 @@ import { overParsed } from './parsed.js';
 const always = (): boolean => true;
 
 function one(p: Protocol): Matcher {
-  switch (p) {
-    case 'tls':
-      return (ctx) => overParsed(ctx, ctx.facts.tls(), always);
-    case 'http':
-      return (ctx) => overParsed(ctx, ctx.facts.http(), always);
-    case 'ssh':
-      return (ctx) => overParsed(ctx, ctx.facts.ssh(), always);
-  }
+  const { parser, accepts } = PROTOCOL_TABLE[p];
+  const test = accepts ?? always;
+  return (ctx) => overParsed(ctx, ctx.facts.get(parser), test);
 }
 
 export function protocolMatcher(protocols: readonly Protocol[]): Matcher {

@@ -5,6 +5,7 @@
 import type { Condition } from '../config/types.js';
 import type { Matcher } from './context.js';
 import { bytesLengthMatcher } from './bytes-length.js';
+import { postgresFieldMatcher, postgresKindMatcher, rdpCookieMatcher, xmppToMatcher } from './captures.js';
 import { bytesPrefixMatcher } from './bytes-prefix.js';
 import { bytesRegexMatcher } from './bytes-regex.js';
 import { httpHostMatcher } from './http-host.js';
@@ -33,6 +34,11 @@ const FACTORIES: Factories = {
   'bytes.length': (c) => bytesLengthMatcher(c.min, c.max),
   'bytes.prefix': (c) => bytesPrefixMatcher(c.prefixes),
   'bytes.regex': (c) => bytesRegexMatcher(c.regex),
+  'xmpp.to': (c) => xmppToMatcher(c.patterns),
+  'rdp.cookie': (c) => rdpCookieMatcher(c.patterns),
+  'postgres.kind': (c) => postgresKindMatcher(c.kinds),
+  'postgres.user': (c) => postgresFieldMatcher('user', c.patterns),
+  'postgres.database': (c) => postgresFieldMatcher('database', c.patterns),
   src: (c) => srcMatcher(c.cidrs),
   local_port: (c) => localPortMatcher(c.ranges),
   silent: (c) => silentMatcher(c.ms),
