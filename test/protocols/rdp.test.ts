@@ -181,26 +181,6 @@ test('prefixes are incomplete, with needed', () => {
   for (let k = 0; k < pdu.length; k++) assert.deepEqual(parse(pdu.subarray(0, k)), incomplete(k < 4 ? 11 : 43), `prefix ${k}`);
 });
 
-test("other protocols' recorded first bytes are invalid (SOCKS, OpenVPN, RDP, ADB, XMPP, TLS fixtures)", () => {
-  for (const name of [
-    'socks4-curl-connect.bin',
-    'socks4a-curl-connect.bin',
-    'socks5-curl-greeting.bin',
-    'socks5-curl-userpass-greeting.bin',
-    'openvpn-tcp-reset-v2.bin',
-    'openvpn-tcp-tls-auth-reset-v2.bin',
-    'openvpn-tcp-tls-crypt-reset-v2.bin',
-    'openvpn-tcp-tls-crypt-v2-reset-v3.bin',
-    'adb-connect.bin',
-    'xmpp-slixmpp-stream-header.bin',
-    'xmpp-go-sendxmpp-stream-header.bin',
-    'chromium-156-pq-clienthello.bin',
-    'node20-clienthello.bin',
-  ]) {
-    assert.equal(parse(fixture(name)).kind, 'invalid', name);
-  }
-});
-
 test('fuzz: ~20k random and mutated inputs never throw and stay consistent', () => {
   const seeds = [
     fixture('rdp-xfreerdp-connection-request.bin'),

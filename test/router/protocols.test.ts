@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { compileRulesText } from '../../src/config/load.js';
 import { PROTOCOLS } from '../../src/config/types.js';
 import { Facts } from '../../src/inspect/facts.js';
+import { PARSERS, PROTOCOL_TABLE, type ParserKey } from '../../src/inspect/protocol-table.js';
 import type { MatchContext } from '../../src/matchers/context.js';
 import { RouteTable } from '../../src/router/route-table.js';
 
@@ -88,5 +89,32 @@ describe('protocol catalogue', () => {
     const other = Buffer.from('000000270003000075736572006361726f6c00646174616261736500736872656b0000', 'hex');
     other.writeUInt32BE(other.length, 0);
     assert.equal(routeFor(t, [other]), 'pg-other');
+  });
+});
+
+describe('no parser claims another protocol', () => {
+  it('every recorded first flight is invalid for every other parser', () => {
+    const own: Record<string, ParserKey> = {};
+    for (const [file, protocol] of RECORDED) own[file] = PROTOCOL_TABLE[protocol as keyof typeof PROTOCOL_TABLE].parser;
+    const extra: [string, ParserKey][] = [
+      ['node20-clienthello.bin', 'tls'],
+      ['socks5-curl-userpass-greeting.bin', 'socks'],
+      ['openvpn-tcp-tls-auth-reset-v2.bin', 'openvpn'],
+      ['openvpn-tcp-tls-crypt-reset-v2.bin', 'openvpn'],
+      ['rdp-xfreerdp-routing-token.bin', 'rdp'],
+      ['xmpp-go-sendxmpp-stream-header.bin', 'xmpp'],
+      ['postgres-psql15-cancel.bin', 'postgres'],
+      ['mqtt-mosquitto-pub-v31.bin', 'mqtt'],
+      ['syslog-logger-rfc5424-lf.bin', 'syslog'],
+      ['syslog-logger-rfc3164-lf.bin', 'syslog'],
+    ];
+    for (const [file, key] of extra) own[file] = key;
+    for (const [file, mine] of Object.entries(own)) {
+      const b = fixture(file);
+      assert.equal(PARSERS[mine](b, 16384).kind, 'ok', `${file} is ${mine}`);
+      for (const key of Object.keys(PARSERS) as ParserKey[]) {
+        if (key !== mine) assert.equal(PARSERS[key](b, 16384).kind, 'invalid', `${file} must not be ${key}`);
+      }
+    }
   });
 });
