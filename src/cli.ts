@@ -9,6 +9,7 @@ import { ERROR_CODES, PortplexError } from './errors.js';
 import { createLogger } from './observe/logger.js';
 import { startPortplex } from './app.js';
 import { dropPrivileges, planPrivileges } from './supervisor/privileges.js';
+import { explainBytes, explainConnection, formatExplanation, type ExplainOptions } from './router/explain-cli.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 const DEFAULT_RULES = 'rules/portplex.yaml';
@@ -131,6 +132,36 @@ program
     if (opts.json !== true) process.stderr.write(doctorSummary(results) + '\n');
     // Exit once stdout is flushed (it may be a pipe).
     process.stdout.write(text, () => process.exit(code));
+  });
+
+program
+  .command('explain')
+  .description('which route would take a connection, and why: every route in order with match / no-match / need-more')
+  .argument('<file>', 'rule file')
+  .option('--sni <name>', 'build a real ClientHello with this server name')
+  .option('--alpn <list>', 'ALPN protocols offered by that ClientHello, comma-separated')
+  .option('--tls-version <v>', 'highest TLS version of that ClientHello: 1.2 or 1.3')
+  .option('--hex <bytes>', 'the client\'s first bytes as hex')
+  .option('--capture <file>', 'a file of raw client bytes')
+  .option('--src <address>', 'client address', '192.0.2.1')
+  .option('--local-port <port>', 'the port the client connected to', '443')
+  .option('--after <ms>', 'how long the client has been connected (for silent: conditions)', '0')
+  .option('--more', 'more bytes may still come (default: these are all the client sent)')
+  .option('--json', 'print the explanation as JSON')
+  .addHelpText('after', '\nExamples:\n  portplex explain rules/portplex.yaml --sni demo.test --alpn h2,http/1.1\n  portplex explain rules.yaml --hex 5353482d322e302d\n  portplex explain rules.yaml --after 600   # a client that sent nothing for 600 ms')
+  .action(async (file: string, opts: ExplainOptions) => {
+    const loaded = loadRulesFile(file);
+    if (!loaded.ok) {
+      process.stderr.write(formatIssues(loaded.code, loaded.issues) + '\n');
+      process.exit(2);
+    }
+    const bytes = await explainBytes(opts);
+    if (typeof bytes === 'string') {
+      process.stderr.write(`portplex explain: ${bytes}\n`);
+      process.exit(2);
+    }
+    const result = explainConnection(loaded.rules, bytes, opts);
+    process.stdout.write(opts.json ? JSON.stringify(result, null, 2) + '\n' : formatExplanation(result, bytes) + '\n');
   });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

@@ -373,7 +373,9 @@ export type HelloResult = { ok: true; hello: Buffer } | { ok: false; error: stri
  * A real ClientHello from this Node's TLS stack: tls.connect over an in-memory duplex whose writes
  * are captured until one complete hello has been written; nothing goes on the network.
  */
-export function buildClientHello(opts: { servername?: string | undefined; alpn?: readonly string[] | undefined; timeoutMs?: number } = {}): Promise<HelloResult> {
+export function buildClientHello(
+  opts: { servername?: string | undefined; alpn?: readonly string[] | undefined; maxVersion?: 'TLSv1.2' | 'TLSv1.3'; timeoutMs?: number } = {},
+): Promise<HelloResult> {
   return new Promise<HelloResult>((resolve) => {
     let acc: Buffer = Buffer.alloc(0);
     let settled = false;
@@ -411,6 +413,7 @@ export function buildClientHello(opts: { servername?: string | undefined; alpn?:
         rejectUnauthorized: false,
         ...(opts.servername !== undefined && opts.servername !== '' ? { servername: opts.servername } : {}),
         ...(opts.alpn !== undefined && opts.alpn.length > 0 ? { ALPNProtocols: [...opts.alpn] } : {}),
+        ...(opts.maxVersion !== undefined ? { maxVersion: opts.maxVersion } : {}),
       });
       tls.on('error', (e: Error) => finish({ ok: false, error: e.message }));
     } catch (e) {

@@ -22,7 +22,7 @@ import { outgoingHeader } from '../proxy/outgoing-header.js';
 import { splice, type GuardVerdict, type SpliceOptions } from '../proxy/splice.js';
 import { openConnectTunnel, openSniForward, type TunnelOutcome } from '../forward/tunnel.js';
 import { CONNECTION_ESTABLISHED, errorResponse } from '../forward/responses.js';
-import type { Decision } from '../router/route-table.js';
+import type { Decision, TraceStep } from '../router/route-table.js';
 import type { Runtime } from './runtime.js';
 
 let sequence = 0;
@@ -226,7 +226,14 @@ export class Connection implements MatchContext {
     this.elapsedMs = performance.now() - this.inspectStarted;
     this.final = this.eof || this.deadlinePassed || n >= this.rt.inspect.maxBytes || (n === 0 && this.elapsedMs >= this.rt.table.firstSilentMs);
     const d = this.rt.table.decide(this);
-    if (d.kind === 'route') this.route(d);
+    if (d.kind !== 'route') return;
+    if (this.rt.log.isLevelEnabled('debug')) {
+      // The compact form of `portplex explain`: each route's verdict, and when it was decided.
+      const trace: TraceStep[] = [];
+      this.rt.table.decide(this, trace);
+      this.rt.log.debug({ id: this.id, trace: trace.map((t) => `${t.route}:${t.verdict}`).join(' '), route: d.route?.name ?? 'default', after_ms: Math.round(this.elapsedMs * 100) / 100, peeked: n }, 'route decided');
+    }
+    this.route(d);
   }
 
   private refuse(code: ErrorCode, reason: string): void {
