@@ -8,11 +8,14 @@ import type { NodeReader } from './yaml-reader.js';
 import type { Balance, BackendConfig, HealthCheckType, HealthConfig, PassiveConfig, ProxyV2Options, SendProxy, ServerConfig } from './types.js';
 import { formatHostPort, parseHostPort } from './units.js';
 
-const BACKEND_KEYS = ['servers', 'send_proxy', 'connect_timeout', 'proxy_v2', 'balance', 'retries', 'health', 'passive', 'keepalive', 'nodelay'] as const;
-const SERVER_KEYS = ['address', 'backup', 'weight', 'max_connections', 'send_proxy'] as const;
-const HEALTH_KEYS = ['type', 'interval', 'timeout', 'rise', 'fall', 'send_proxy', 'sni', 'alpn', 'send', 'send_hex', 'expect', 'expect_hex', 'expect_regex'] as const;
-const SEND_PROXY: readonly SendProxy[] = ['off', 'v1', 'v2'];
-const BALANCES: readonly Balance[] = ['roundrobin', 'leastconn', 'source', 'first'];
+export const BACKEND_KEYS = ['servers', 'send_proxy', 'connect_timeout', 'proxy_v2', 'balance', 'retries', 'health', 'passive', 'keepalive', 'nodelay'] as const;
+export const SERVER_KEYS = ['address', 'backup', 'weight', 'max_connections', 'send_proxy'] as const;
+export const HEALTH_KEYS = ['type', 'interval', 'timeout', 'rise', 'fall', 'send_proxy', 'sni', 'alpn', 'send', 'send_hex', 'expect', 'expect_hex', 'expect_regex'] as const;
+export const SEND_PROXY: readonly SendProxy[] = ['off', 'v1', 'v2'];
+export const BALANCES: readonly Balance[] = ['roundrobin', 'leastconn', 'source', 'first'];
+export const HEALTH_TYPES: readonly HealthCheckType[] = ['tcp', 'tls'];
+export const PASSIVE_KEYS = ['failures', 'cooldown'] as const;
+export const PROXY_V2_KEYS = ['authority', 'alpn', 'unique_id', 'crc32c', 'pass_tlvs'] as const;
 
 export function compileBackends(r: NodeReader, node: Node | null): Map<string, BackendConfig> {
   const out = new Map<string, BackendConfig>();
@@ -97,7 +100,7 @@ function compileHealth(r: NodeReader, node: Node | null, what: string): HealthCo
   if (!m) return undefined;
   const v = (k: (typeof HEALTH_KEYS)[number]): Node | null | undefined => (m.has(k) ? m.get(k)!.value : undefined);
   const t = v('type');
-  const type: HealthCheckType = t !== undefined ? (r.oneOf<HealthCheckType>(t, `${what}.type`, ['tcp', 'tls']) ?? 'tcp') : 'tcp';
+  const type: HealthCheckType = t !== undefined ? (r.oneOf<HealthCheckType>(t, `${what}.type`, HEALTH_TYPES) ?? 'tcp') : 'tcp';
   const iv = v('interval');
   const intervalMs = iv !== undefined ? (r.duration(iv, `${what}.interval`, 100, 3_600_000) ?? DEFAULTS.healthIntervalMs) : DEFAULTS.healthIntervalMs;
   const to = v('timeout');
@@ -150,7 +153,7 @@ const DEFAULT_PASSIVE: PassiveConfig = Object.freeze({ failures: DEFAULTS.passiv
 
 function compilePassive(r: NodeReader, node: Node | null, what: string): PassiveConfig {
   if (r.scalar(node) === false) return { failures: 0, cooldownMs: DEFAULTS.passiveCooldownMs };
-  const m = r.map(node, what, ['failures', 'cooldown']);
+  const m = r.map(node, what, PASSIVE_KEYS);
   if (!m) return DEFAULT_PASSIVE;
   const f = m.get('failures');
   const c = m.get('cooldown');
@@ -163,7 +166,7 @@ function compilePassive(r: NodeReader, node: Node | null, what: string): Passive
 const DEFAULT_PROXY_V2: ProxyV2Options = Object.freeze({ authority: true, alpn: true, uniqueId: false, crc32c: false, passTlvs: [] });
 
 function compileProxyV2(r: NodeReader, node: Node | null, what: string): ProxyV2Options {
-  const m = r.map(node, what, ['authority', 'alpn', 'unique_id', 'crc32c', 'pass_tlvs']);
+  const m = r.map(node, what, PROXY_V2_KEYS);
   if (!m) return DEFAULT_PROXY_V2;
   const flag = (key: string, def: boolean): boolean => {
     const e = m.get(key);

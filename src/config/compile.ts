@@ -25,7 +25,17 @@ import type {
 import { formatHostPort, parseCidr, parseHostPort, parseSize } from './units.js';
 
 export const TOP_KEYS = ['listeners', 'inspect', 'timeouts', 'backends', 'routes', 'default', 'demo', 'log', 'limits', 'user', 'group'] as const;
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export const LOG_KEYS = ['level'] as const;
+export const LISTENER_KEYS = ['name', 'bind', 'proxy_protocol', 'max_connections'] as const;
+export const PROXY_PROTOCOL_KEYS = ['accept', 'trusted', 'timeout', 'max_bytes'] as const;
+export const PROXY_ACCEPTS: readonly ProxyAccept[] = ['off', 'optional', 'required'];
+export const LIMITS_KEYS = ['max_connections', 'per_ip', 'tracked_addresses', 'inspect_buffer_total'] as const;
+export const PER_IP_KEYS = ['connections', 'inspecting', 'rate', 'burst'] as const;
+export const INSPECT_KEYS = ['timeout', 'max_bytes'] as const;
+export const TIMEOUTS_KEYS = ['idle'] as const;
+export const DEMO_KEYS = ['name', 'kind', 'listen'] as const;
+export const DEMO_KINDS: readonly DemoKind[] = ['https', 'http', 'banner'];
 
 export function compileRules(r: NodeReader, root: Node | null): RulesConfig | undefined {
   const top = r.map(root, 'the rule file', TOP_KEYS);
@@ -56,7 +66,7 @@ export function compileRules(r: NodeReader, root: Node | null): RulesConfig | un
   let level: string = DEFAULTS.logLevel;
   const log = top.get('log');
   if (log) {
-    const m = r.map(log.value, 'log', ['level']);
+    const m = r.map(log.value, 'log', LOG_KEYS);
     const lv = m?.get('level');
     if (lv) level = r.oneOf(lv.value, 'log.level', LOG_LEVELS) ?? level;
   }
@@ -86,7 +96,7 @@ function compileListeners(r: NodeReader, node: Node | null, present: boolean): L
     let proxy: InboundProxyConfig = NO_INBOUND_PROXY;
     let maxConnections = 0;
     if (r.isMap(item)) {
-      const m = r.map(item, what, ['name', 'bind', 'proxy_protocol', 'max_connections']);
+      const m = r.map(item, what, LISTENER_KEYS);
       const mc = m?.get('max_connections');
       if (mc) maxConnections = r.int(mc.value, `${what}.max_connections`, 0, 10_000_000) ?? 0;
       const pp = m?.get('proxy_protocol');
@@ -125,10 +135,10 @@ const NO_INBOUND_PROXY: InboundProxyConfig = Object.freeze({
 });
 
 function compileInboundProxy(r: NodeReader, node: Node | null, what: string): InboundProxyConfig {
-  const m = r.map(node, what, ['accept', 'trusted', 'timeout', 'max_bytes']);
+  const m = r.map(node, what, PROXY_PROTOCOL_KEYS);
   if (!m) return NO_INBOUND_PROXY;
   const acceptE = m.get('accept');
-  const accept = acceptE ? (r.oneOf<ProxyAccept>(acceptE.value, `${what}.accept`, ['off', 'optional', 'required']) ?? 'off') : 'off';
+  const accept = acceptE ? (r.oneOf<ProxyAccept>(acceptE.value, `${what}.accept`, PROXY_ACCEPTS) ?? 'off') : 'off';
   const trusted: Cidr[] = [];
   const trustedE = m.get('trusted');
   for (const n of r.list(trustedE?.value ?? null)) {
@@ -180,11 +190,11 @@ function compileLimits(r: NodeReader, node: Node | null): LimitsConfig {
     inspectBufferTotal: DEFAULTS.inspectBufferTotal,
   };
   if (node === null) return d;
-  const m = r.map(node, 'limits', ['max_connections', 'per_ip', 'tracked_addresses', 'inspect_buffer_total']);
+  const m = r.map(node, 'limits', LIMITS_KEYS);
   if (!m) return d;
   const int = (e: Entry | undefined, what: string, min: number, max: number, def: number): number => (e ? (r.int(e.value, what, min, max) ?? def) : def);
   const pi = m.get('per_ip');
-  const p = pi ? r.map(pi.value, 'limits.per_ip', ['connections', 'inspecting', 'rate', 'burst']) : undefined;
+  const p = pi ? r.map(pi.value, 'limits.per_ip', PER_IP_KEYS) : undefined;
   const rate = int(p?.get('rate'), 'limits.per_ip.rate', 0, 1_000_000, d.perIpRate);
   let total = d.inspectBufferTotal;
   const ib = m.get('inspect_buffer_total');
@@ -209,7 +219,7 @@ function compileInspect(r: NodeReader, node: Node | null): RulesConfig['inspect'
   let timeoutMs: number = DEFAULTS.inspectTimeoutMs;
   let maxBytes: number = DEFAULTS.inspectMaxBytes;
   if (node === null) return { timeoutMs, maxBytes };
-  const m = r.map(node, 'inspect', ['timeout', 'max_bytes']);
+  const m = r.map(node, 'inspect', INSPECT_KEYS);
   const t = m?.get('timeout');
   if (t) timeoutMs = r.duration(t.value, 'inspect.timeout', 1, 600_000) ?? timeoutMs;
   const b = m?.get('max_bytes');
@@ -225,7 +235,7 @@ function compileInspect(r: NodeReader, node: Node | null): RulesConfig['inspect'
 function compileTimeouts(r: NodeReader, node: Node | null): RulesConfig['timeouts'] {
   let idleMs: number = DEFAULTS.idleTimeoutMs;
   if (node === null) return { idleMs };
-  const m = r.map(node, 'timeouts', ['idle']);
+  const m = r.map(node, 'timeouts', TIMEOUTS_KEYS);
   const idle = m?.get('idle');
   if (idle) idleMs = r.duration(idle.value, 'timeouts.idle', 1, 86_400_000) ?? idleMs;
   return { idleMs };
@@ -243,10 +253,10 @@ function compileDemo(r: NodeReader, node: Node | null): DemoServiceConfig[] {
   }
   r.list(node).forEach((item, i) => {
     const what = `demo[${i}]`;
-    const m = r.map(item, what, ['name', 'kind', 'listen']);
+    const m = r.map(item, what, DEMO_KEYS);
     if (!m) return;
     const name = m.has('name') ? r.name(m.get('name')!.value, `${what}.name`) : undefined;
-    const kind = m.has('kind') ? r.oneOf<DemoKind>(m.get('kind')!.value, `${what}.kind`, ['https', 'http', 'banner']) : r.error(item, `${what} needs kind`);
+    const kind = m.has('kind') ? r.oneOf<DemoKind>(m.get('kind')!.value, `${what}.kind`, DEMO_KINDS) : r.error(item, `${what} needs kind`);
     const listenText = m.has('listen') ? r.string(m.get('listen')!.value, `${what}.listen`) : r.error(item, `${what} needs listen: "127.0.0.1:port"`);
     if (listenText === undefined || kind === undefined) return;
     const hp = parseHostPort(listenText, { allowEmptyHost: false, allowPortZero: true });

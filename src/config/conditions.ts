@@ -8,11 +8,15 @@ import { POSTGRES_KINDS, PROTOCOLS, type Cidr, type Condition, type NamePattern,
 import { parseCidr, parseDuration } from './units.js';
 
 export const WHEN_KEYS = ['protocol', 'tls', 'http', 'xmpp', 'rdp', 'postgres', 'bytes', 'src', 'local_port', 'silent', 'not', 'any', 'all'] as const;
-const TLS_KEYS = ['sni', 'alpn', 'version', 'ech'] as const;
-const HTTP_KEYS = ['method', 'host'] as const;
-const BYTES_KEYS = ['length', 'prefix', 'regex'] as const;
+export const TLS_KEYS = ['sni', 'alpn', 'version', 'ech'] as const;
+export const HTTP_KEYS = ['method', 'host'] as const;
+export const BYTES_KEYS = ['length', 'prefix', 'regex'] as const;
+export const XMPP_KEYS = ['to'] as const;
+export const RDP_KEYS = ['cookie'] as const;
+export const POSTGRES_KEYS = ['kind', 'user', 'database'] as const;
+export const RANGE_KEYS = ['min', 'max'] as const;
 
-const TLS_VERSIONS: Record<string, number> = { ssl3: 0x0300, '1.0': 0x0301, '1.1': 0x0302, '1.2': 0x0303, '1.3': 0x0304 };
+export const TLS_VERSIONS: Record<string, number> = { ssl3: 0x0300, '1.0': 0x0301, '1.1': 0x0302, '1.2': 0x0303, '1.3': 0x0304 };
 const NAME = /^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}$/;
 
@@ -141,7 +145,7 @@ function compileRange(
   let max: number | undefined;
   const raw = r.scalar(node);
   if (r.isMap(node)) {
-    const m = r.map(node, what, ['min', 'max']);
+    const m = r.map(node, what, RANGE_KEYS);
     if (!m) return undefined;
     const minE = m.get('min');
     const maxE = m.get('max');
@@ -214,7 +218,7 @@ export function compileNames(r: NodeReader, node: Node | null, what: string): Na
 function compileCaptures(r: NodeReader, protocol: 'xmpp' | 'rdp' | 'postgres', node: Node | null, what: string): Condition {
   const parts: Condition[] = [{ kind: 'protocol', protocols: [protocol] }];
   if (node === null || r.isNull(node)) return parts[0]!;
-  const keys = protocol === 'xmpp' ? ['to'] : protocol === 'rdp' ? ['cookie'] : ['kind', 'user', 'database'];
+  const keys = protocol === 'xmpp' ? XMPP_KEYS : protocol === 'rdp' ? RDP_KEYS : POSTGRES_KEYS;
   const m = r.map(node, what, keys);
   if (!m) return parts[0]!;
   for (const [key, { value }] of m) {

@@ -9,8 +9,11 @@ import type { BackendConfig, Cidr, ConnectActionConfig, ForwardAllowlist, NamePa
 import { parseCidr } from './units.js';
 import { DEFAULTS } from './defaults.js';
 
-const ROUTE_KEYS = ['name', 'when', 'to', 'connect', 'sni_forward'] as const;
-const ACTIONS = ['to', 'connect', 'sni_forward'] as const;
+export const ROUTE_KEYS = ['name', 'when', 'to', 'connect', 'sni_forward'] as const;
+export const ACTIONS = ['to', 'connect', 'sni_forward'] as const;
+export const CONNECT_KEYS = ['ports', 'hosts', 'auth', 'connect_timeout'] as const;
+export const SNI_FORWARD_KEYS = ['port', 'hosts', 'fallback', 'connect_timeout'] as const;
+export const AUTH_KEYS = ['user', 'password', 'password_env'] as const;
 
 export function compileRoutes(r: NodeReader, node: Node | null, backends: ReadonlyMap<string, BackendConfig>): RouteConfig[] {
   const out: RouteConfig[] = [];
@@ -63,7 +66,7 @@ function backendName(r: NodeReader, node: Node | null, what: string, backends: R
 function compileConnect(r: NodeReader, node: Node | null, what: string): ConnectActionConfig | undefined {
   const defaults: ConnectActionConfig = { ports: [[443, 443]], hosts: undefined, auth: undefined, connectTimeoutMs: DEFAULTS.connectTimeoutMs };
   if (r.isNull(node) || r.scalar(node) === true) return defaults;
-  const m = r.map(node, what, ['ports', 'hosts', 'auth', 'connect_timeout']);
+  const m = r.map(node, what, CONNECT_KEYS);
   if (!m) return undefined;
   const ports = m.has('ports') ? compilePortRanges(r, m.get('ports')!.value, `${what}.ports`) : defaults.ports;
   const hosts = m.has('hosts') ? compileAllowlist(r, m.get('hosts')!.value, `${what}.hosts`) : undefined;
@@ -74,7 +77,7 @@ function compileConnect(r: NodeReader, node: Node | null, what: string): Connect
 }
 
 function compileSniForward(r: NodeReader, node: Node | null, what: string, backends: ReadonlyMap<string, BackendConfig>): SniForwardConfig | undefined {
-  const m = r.map(node, what, ['port', 'hosts', 'fallback', 'connect_timeout']);
+  const m = r.map(node, what, SNI_FORWARD_KEYS);
   if (!m) return undefined;
   const p = m.get('port');
   const port = p ? (r.int(p.value, `${what}.port`, 1, 65535) ?? 443) : 443;
@@ -114,7 +117,7 @@ function compileAuth(r: NodeReader, node: Node | null, what: string): ProxyCrede
   const out: ProxyCredential[] = [];
   for (const [i, n] of r.list(node).entries()) {
     const w = `${what}[${i}]`;
-    const m = r.map(n, w, ['user', 'password', 'password_env']);
+    const m = r.map(n, w, AUTH_KEYS);
     if (!m) continue;
     const user = m.has('user') ? r.string(m.get('user')!.value, `${w}.user`) : r.error(n, `${w} needs user`);
     if (user?.includes(':')) r.error(m.get('user')!.value, `${w}.user must not contain ":" (RFC 7617 §2)`);
