@@ -13,6 +13,11 @@ export interface RunningPortplex {
   readonly runtime: () => Runtime;
   /** Read-only state of every backend and server, for metrics and status pages. */
   snapshot(): BackendSnapshot[];
+  /**
+   * Stop accepting, let established connections finish for up to `graceMs`, then close the rest.
+   * Resolves with how many connections had to be closed.
+   */
+  drain(graceMs: number): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -34,6 +39,17 @@ export async function startPortplex(rules: RulesConfig, log: Logger): Promise<Ru
     demos,
     runtime: current,
     snapshot: () => [...runtime.pools.values()].map((p) => p.snapshot()),
+    async drain(graceMs: number) {
+      health.stop();
+      for (const l of listeners) l.server.close();
+      const open = (): number => listeners.reduce((n, l) => n + l.sockets.size, 0);
+      const deadline = Date.now() + graceMs;
+      while (open() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const cut = open();
+      for (const l of listeners) for (const s of l.sockets) s.destroy();
+      for (const d of demos) d.server.close();
+      return cut;
+    },
     async close() {
       health.stop();
       await Promise.all([...listeners.map((l) => closeServer(l.server)), ...demos.map((d) => closeServer(d.server))]);

@@ -40,7 +40,8 @@ program
   .option('--user <user>', 'drop to this user after binding (overrides `user:` in the rules)')
   .option('--group <group>', 'drop to this group after binding (overrides `group:`)')
   .option('--allow-root', 'keep running as root when no user is configured')
-  .action(async (opts: { rules: string; logLevel?: string; logFormat?: string; user?: string; group?: string; allowRoot?: boolean }) => {
+  .option('--drain-timeout <duration>', 'on SIGTERM/SIGINT, how long established connections may finish', '30s')
+  .action(async (opts: { rules: string; logLevel?: string; logFormat?: string; user?: string; group?: string; allowRoot?: boolean; drainTimeout: string }) => {
     const loaded = loadRulesFile(opts.rules);
     if (!loaded.ok) {
       process.stderr.write(formatIssues(loaded.code, loaded.issues) + '\n' + `${loaded.code}: ${ERROR_CODES[loaded.code]}\n`);
@@ -79,13 +80,24 @@ program
     for (const l of running.listeners) {
       log.info({ listener: l.config.name, address: formatHostPort({ host: l.address.address, port: l.address.port }), routes: rules.routes.length }, 'listening');
     }
+    // Drain: stop accepting, let established connections finish for the grace period, close the
+    // rest, exit 0. A second signal exits at once.
+    const graceMs = parseDuration(opts.drainTimeout) ?? 30_000;
+    let draining = false;
     const stop = (signal: string): void => {
-      log.info({ signal }, 'stopping');
-      void running.close();
-      setTimeout(() => process.exit(0), 200).unref();
+      if (draining) {
+        log.warn({ signal }, 'second signal: exiting now');
+        process.exit(1);
+      }
+      draining = true;
+      log.info({ signal, grace_ms: graceMs, open: running.runtime().limits.openConnections }, 'draining: no new connections');
+      void running.drain(graceMs).then((cut) => {
+        log.info({ closed_at_deadline: cut }, 'drained: exiting');
+        setTimeout(() => process.exit(0), 100).unref();
+      });
     };
-    process.once('SIGINT', () => stop('SIGINT'));
-    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
   });
 
 program

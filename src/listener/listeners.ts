@@ -1,5 +1,5 @@
 /** One net.Server per bind address; every accepted socket becomes a Connection. */
-import { createServer, type AddressInfo, type Server } from 'node:net';
+import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { ListenerConfig } from '../config/types.js';
 import { PortplexError } from '../errors.js';
 import { Connection } from './connection.js';
@@ -9,6 +9,8 @@ export interface BoundListener {
   readonly config: ListenerConfig;
   readonly server: Server;
   readonly address: AddressInfo;
+  /** Client sockets accepted and not yet closed (for drain). */
+  readonly sockets: ReadonlySet<Socket>;
 }
 
 /** Binds every listener or none: on the first failure the ones already bound are closed again. */
@@ -24,6 +26,7 @@ export async function bindListeners(configs: readonly ListenerConfig[], runtime:
 }
 
 function bindOne(cfg: ListenerConfig, runtime: () => Runtime): Promise<BoundListener> {
+  const sockets = new Set<Socket>();
   const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     const rt = runtime();
     if (!rt.limits.admitSocket(cfg)) {
@@ -31,6 +34,8 @@ function bindOne(cfg: ListenerConfig, runtime: () => Runtime): Promise<BoundList
       socket.destroy();
       return;
     }
+    sockets.add(socket);
+    socket.once('close', () => sockets.delete(socket));
     new Connection(socket, cfg, rt).start();
   });
   // Accept errors (EMFILE, ENFILE...) must never take the process down; they are logged and
@@ -46,7 +51,7 @@ function bindOne(cfg: ListenerConfig, runtime: () => Runtime): Promise<BoundList
       // trick) and keeps listening, so accepting resumes once descriptors free up. Any accept
       // error that does reach us is counted and logged, never fatal.
       server.on('error', (e: NodeJS.ErrnoException) => runtime().limits.note('accept-error', cfg.name, e.code ?? e.message));
-      resolve({ config: cfg, server, address: server.address() as AddressInfo });
+      resolve({ config: cfg, server, address: server.address() as AddressInfo, sockets });
     });
   });
 }

@@ -162,7 +162,7 @@ test('npm start target: rules/portplex.yaml on 127.0.0.1:8443 with curl, openssl
     const exit = await withTimeout(px.stop('SIGTERM', 5000), 8000, 'portplex to exit after SIGTERM');
     assert.deepEqual(exit, { code: 0, signal: null }, `portplex ended with ${describeExit(exit)}; stderr:\n${px.stderr()}`);
     const lines = jsonLines(px.stdout());
-    assert.ok(lines.some((l) => l.msg === 'stopping' && l.signal === 'SIGTERM'), 'a "stopping" log line');
+    assert.ok(lines.some((l) => l.msg === 'draining: no new connections' && l.signal === 'SIGTERM'), 'a "draining" log line');
     const closed = lines.filter((l) => l.msg === 'connection closed');
     assert.deepEqual(
       closed.map((l) => l.route),
