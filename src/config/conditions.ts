@@ -5,7 +5,7 @@
 import type { Node } from 'yaml';
 import type { NodeReader } from './yaml-reader.js';
 import { POSTGRES_KINDS, PROTOCOLS, type Cidr, type Condition, type NamePattern, type PostgresKind, type Protocol, type TextPattern } from './types.js';
-import { parseCidr, parseDuration } from './units.js';
+import { isHostName, parseCidr, parseDuration } from './units.js';
 
 export const WHEN_KEYS = ['protocol', 'tls', 'http', 'xmpp', 'rdp', 'postgres', 'bytes', 'src', 'local_port', 'silent', 'not', 'any', 'all'] as const;
 export const TLS_KEYS = ['sni', 'alpn', 'version', 'ech'] as const;
@@ -17,7 +17,6 @@ export const POSTGRES_KEYS = ['kind', 'user', 'database'] as const;
 export const RANGE_KEYS = ['min', 'max'] as const;
 
 export const TLS_VERSIONS: Record<string, number> = { ssl3: 0x0300, '1.0': 0x0301, '1.1': 0x0302, '1.2': 0x0303, '1.3': 0x0304 };
-const NAME = /^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}$/;
 
 function and(parts: Condition[]): Condition {
@@ -203,9 +202,9 @@ export function compileNames(r: NodeReader, node: Node | null, what: string): Na
     }
     const lower = s.toLowerCase();
     if (lower.startsWith('*.')) {
-      if (!NAME.test(lower.slice(2))) r.error(n, `${what}: "${s}" is not a valid wildcard name (write *.example.com)`);
+      if (!isHostName(lower.slice(2))) r.error(n, `${what}: "${s}" is not a valid wildcard name (write *.example.com)`);
       else out.push({ kind: 'suffix', suffix: lower.slice(1) });
-    } else if (!NAME.test(lower)) {
+    } else if (!isHostName(lower)) {
       r.error(n, `${what}: "${s}" is not a valid host name (use *.example.com for a wildcard, ~regex for a pattern)`);
     } else {
       out.push({ kind: 'exact', name: lower });

@@ -24,6 +24,11 @@ export function parseSize(v: string | number): number | undefined {
 
 const HOSTNAME = /^(?=.{1,253}$)([a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*$/i;
 
+/** A DNS host name (labels of letters, digits, "-", "_"; at most 253 characters), any case, no trailing dot. */
+export function isHostName(name: string): boolean {
+  return HOSTNAME.test(name);
+}
+
 /**
  * "127.0.0.1:8443", "[::1]:8443", "localhost:22", ":443" (all IPv4 addresses, like nginx's
  * `listen 443`), "[::]:443". Returns an error message instead of throwing.

@@ -7,11 +7,12 @@
 import { isIP } from 'node:net';
 import type { ForwardAllowlist } from '../config/types.js';
 import { cidrSet } from '../matchers/cidr-set.js';
+import { unmapIPv4 } from '../protocols/ip-address.js';
 import { nameMatches } from '../matchers/names.js';
 
 /**
  * Ranges no tunnel reaches unless the allowlist names them (RFC 6890 special-purpose registries).
- * ::ffff:0:0/96 catches IPv4-mapped literals that unmapped() leaves alone ("::ffff:7f00:1" is 127.0.0.1).
+ * ::ffff:0:0/96 catches IPv4-mapped literals that unmapIPv4() leaves alone ("::ffff:7f00:1" is 127.0.0.1).
  */
 const SPECIAL = cidrSet(
   [
@@ -21,13 +22,9 @@ const SPECIAL = cidrSet(
   ].map(([address, prefix]) => ({ family: String(address).includes(':') ? 'ipv6' : 'ipv4', address: String(address), prefix: Number(prefix) }) as const),
 );
 
-export function unmapped(address: string): string {
-  const m = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
-  return m ? m[1]! : address;
-}
 
 export function isSpecialAddress(address: string): boolean {
-  return SPECIAL(unmapped(address));
+  return SPECIAL(unmapIPv4(address));
 }
 
 export interface Policy {
@@ -43,10 +40,10 @@ export function forwardPolicy(allow: ForwardAllowlist | undefined): Policy {
   return {
     hostAllowed(host) {
       if (allow === undefined) return true;
-      return isIP(host) !== 0 ? inCidrs(unmapped(host)) : nameMatches(allow.names, host);
+      return isIP(host) !== 0 ? inCidrs(unmapIPv4(host)) : nameMatches(allow.names, host);
     },
     addressAllowed(host, address) {
-      const a = unmapped(address);
+      const a = unmapIPv4(address);
       if (inCidrs(a)) return true;
       if (!isSpecialAddress(a)) return true;
       // A special address is reached only when the allowlist names this host exactly.

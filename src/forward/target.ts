@@ -3,10 +3,10 @@
  * Pure: returns the host and port, or why the target is malformed (answered with 400).
  */
 import { isIPv4, isIPv6 } from 'node:net';
+import { isHostName } from '../config/units.js';
 
 export type ConnectTarget = { readonly ok: true; readonly host: string; readonly port: number } | { readonly ok: false; readonly reason: string };
 
-const HOSTNAME = /^(?=.{1,253}$)[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?(\.[a-z0-9_]([a-z0-9_-]{0,61}[a-z0-9_])?)*\.?$/i;
 
 export function parseConnectTarget(target: string): ConnectTarget {
   let host: string;
@@ -22,7 +22,7 @@ export function parseConnectTarget(target: string): ConnectTarget {
     if (colon <= 0) return { ok: false, reason: 'the target must be host:port' };
     host = target.slice(0, colon);
     portText = target.slice(colon + 1);
-    if (!isIPv4(host) && !HOSTNAME.test(host)) return { ok: false, reason: 'the host is not a valid name or address' };
+    if (!isIPv4(host) && !isHostName(host.endsWith('.') ? host.slice(0, -1) : host)) return { ok: false, reason: 'the host is not a valid name or address' };
   }
   if (!/^\d{1,5}$/.test(portText)) return { ok: false, reason: 'the port must be a number' };
   const port = Number(portText);

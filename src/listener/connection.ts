@@ -15,6 +15,7 @@ import type { MatchContext } from '../matchers/context.js';
 import { escapeClientText } from '../observe/escape.js';
 import { proxySignature, type InboundProxyHeader } from '../protocols/proxy-decode.js';
 import { tlsVersionName } from '../protocols/tls-client-hello.js';
+import { unmapIPv4 } from '../protocols/ip-address.js';
 import type { PostgresFirstMessage } from '../protocols/postgres.js';
 import type { RdpConnectionRequest } from '../protocols/rdp.js';
 import type { XmppStreamHeader } from '../protocols/xmpp.js';
@@ -28,10 +29,6 @@ import type { Runtime } from './runtime.js';
 let sequence = 0;
 const ID_PREFIX = process.pid.toString(36) + '-';
 
-/** "::ffff:1.2.3.4" is how a dual-stack socket reports an IPv4 client: rules and logs want 1.2.3.4. */
-export function unmapAddress(a: string): string {
-  return a.startsWith('::ffff:') && a.indexOf('.') > 0 ? a.slice(7) : a;
-}
 
 type Phase = 'header' | 'inspect' | 'connect' | 'splice' | 'closed';
 
@@ -78,9 +75,9 @@ export class Connection implements MatchContext {
     private readonly listener: ListenerConfig,
     private readonly rt: Runtime,
   ) {
-    this.srcAddress = this.peerAddress = unmapAddress(socket.remoteAddress ?? '');
+    this.srcAddress = this.peerAddress = unmapIPv4(socket.remoteAddress ?? '');
     this.srcPort = this.peerPort = socket.remotePort ?? 0;
-    this.localAddress = unmapAddress(socket.localAddress ?? '');
+    this.localAddress = unmapIPv4(socket.localAddress ?? '');
     this.localPort = socket.localPort ?? 0;
     this.facts = new Facts(rt.inspect.maxBytes);
   }
@@ -203,9 +200,9 @@ export class Connection implements MatchContext {
       this.inbound = step.header;
       const ep = headerEndpoints(step.header);
       if (ep) {
-        this.srcAddress = unmapAddress(ep.src.address);
+        this.srcAddress = unmapIPv4(ep.src.address);
         this.srcPort = ep.src.port;
-        this.localAddress = unmapAddress(ep.dst.address);
+        this.localAddress = unmapIPv4(ep.dst.address);
         this.localPort = ep.dst.port;
       }
       // Only what follows the header is client data to inspect and replay.

@@ -118,3 +118,9 @@ export function formatIPv6(b: Uint8Array, off = 0): string {
   if (bestStart === -1) return groups.map(hex).join(':');
   return `${groups.slice(0, bestStart).map(hex).join(':')}::${groups.slice(bestStart + bestLen).map(hex).join(':')}`;
 }
+
+/** "::ffff:1.2.3.4" (how a dual-stack socket reports an IPv4 peer) as "1.2.3.4"; anything else unchanged. */
+export function unmapIPv4(address: string): string {
+  const m = /^::ffff:(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})$/i.exec(address);
+  return m ? m[1]! : address;
+}

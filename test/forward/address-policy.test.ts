@@ -3,7 +3,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileRulesText } from '../../src/config/load.js';
 import type { ForwardAllowlist } from '../../src/config/types.js';
-import { forwardPolicy, isSpecialAddress, unmapped } from '../../src/forward/address-policy.js';
+import { forwardPolicy, isSpecialAddress } from '../../src/forward/address-policy.js';
+import { unmapIPv4 as unmapped } from '../../src/protocols/ip-address.js';
 
 /** The allowlist a real rule file compiles `hosts:` into, so the test also covers how entries are classified. */
 function allowlist(hosts: readonly string[]): ForwardAllowlist {

@@ -88,6 +88,12 @@ export function missingToolMessage(name: string, path?: string): string {
  * CI=true a missing program is an error instead: the test fails, so CI never goes green by
  * silently skipping the interop suite.
  */
+/** Skips locally with `message`; under CI=true a missing prerequisite is a failure, never a skip. */
+export function skipUnlessCi(t: SkippableScope, message: string): void {
+  if (process.env.CI === 'true') throw new Error(`${message} (required under CI=true)`);
+  t.skip(message);
+}
+
 export function requireTool(t: SkippableScope, name: string, path?: string): string | undefined {
   const found = findTool(name, path);
   if (found !== undefined) return found;
