@@ -1,18 +1,44 @@
-/** Starts portplex for a compiled rule set: demo services (if any), then the listeners. */
+/**
+ * Runs portplex for a compiled rule set in this process: demo services (if any), the listeners and
+ * the health checks; swaps in new rules on reload and drains on shutdown.
+ */
 import type { RulesConfig } from './config/types.js';
+import { sameConfig } from './config/same-config.js';
 import { HealthMonitor } from './backends/health.js';
 import type { BackendSnapshot } from './backends/pool.js';
 import { startDemoServices, type RunningDemo } from './demo/services.js';
-import { bindListeners, closeServer, type BoundListener } from './listener/listeners.js';
+import { bindListeners, closeServer, listenerKey, type BoundListener } from './listener/listeners.js';
 import { buildRuntime, type Runtime } from './listener/runtime.js';
+import type { ConnectionObserver } from './observe/connection-record.js';
 import type { Logger } from './observe/logger.js';
 
+export interface ReloadOutcome {
+  readonly ok: boolean;
+  /** Why the new rules were not applied (the old ones keep running). */
+  readonly error?: string;
+  readonly added: readonly string[];
+  readonly removed: readonly string[];
+  readonly kept: readonly string[];
+}
+
 export interface RunningPortplex {
+  /** The listeners now accepting (a reload may add and remove some). */
   readonly listeners: readonly BoundListener[];
   readonly demos: readonly RunningDemo[];
   readonly runtime: () => Runtime;
+  readonly rules: () => RulesConfig;
   /** Read-only state of every backend and server, for metrics and status pages. */
   snapshot(): BackendSnapshot[];
+  /** Open client connections per listener name, including listeners a reload removed. */
+  openByListener(): ReadonlyMap<string, number>;
+  /**
+   * New rules for new connections. Established connections keep the rules they were routed by;
+   * listeners whose address is unchanged are not re-bound; added ones are bound first, so a bind
+   * failure leaves everything as it was.
+   */
+  reload(rules: RulesConfig): Promise<ReloadOutcome>;
+  /** Closes the listening sockets (idempotent); established connections go on. */
+  stopAccepting(): Promise<void>;
   /**
    * Stop accepting, let established connections finish for up to `graceMs`, then close the rest.
    * Resolves with how many connections had to be closed.
@@ -21,10 +47,15 @@ export interface RunningPortplex {
   close(): Promise<void>;
 }
 
-export async function startPortplex(rules: RulesConfig, log: Logger): Promise<RunningPortplex> {
-  const runtime = buildRuntime(rules, log);
+export interface StartOptions {
+  readonly observer?: ConnectionObserver;
+}
+
+export async function startPortplex(initial: RulesConfig, log: Logger, opts: StartOptions = {}): Promise<RunningPortplex> {
+  let rules = initial;
+  let runtime = buildRuntime(rules, log, undefined, opts.observer);
   const current = (): Runtime => runtime;
-  const health = new HealthMonitor(runtime.pools.values());
+  let health = new HealthMonitor(runtime.pools.values());
   const demos = await startDemoServices(rules.demo);
   let listeners: BoundListener[];
   try {
@@ -33,20 +64,90 @@ export async function startPortplex(rules: RulesConfig, log: Logger): Promise<Ru
     await Promise.all(demos.map((d) => closeServer(d.server)));
     throw e;
   }
+  /** Listeners a reload closed whose connections are still open (drain must wait for them too). */
+  const retired = new Set<BoundListener>();
+  const everyListener = (): BoundListener[] => [...listeners, ...retired];
   health.start();
+  let reloading: Promise<unknown> = Promise.resolve();
+
+  const reload = async (next: RulesConfig): Promise<ReloadOutcome> => {
+    const byKey = new Map(listeners.map((l) => [listenerKey(l.config), l]));
+    const wanted = new Set(next.listeners.map(listenerKey));
+    const toBind = next.listeners.filter((c) => !byKey.has(listenerKey(c)));
+    const nextRuntime = buildRuntime(next, log, runtime);
+    // A listener bound here may accept before the swap below: it already belongs to the new rules.
+    let staged: Runtime | undefined = nextRuntime;
+    let added: BoundListener[];
+    try {
+      added = await bindListeners(toBind, () => staged ?? runtime);
+    } catch (e) {
+      return { ok: false, error: (e as Error).message, added: [], removed: [], kept: [] };
+    }
+    const kept: BoundListener[] = [];
+    for (const c of next.listeners) {
+      const l = byKey.get(listenerKey(c));
+      if (l !== undefined) {
+        l.reconfigure(c);
+        kept.push(l);
+      }
+    }
+    const removed = listeners.filter((l) => !wanted.has(listenerKey(l.config)));
+    for (const l of removed) {
+      // Stop accepting; the connections it accepted go on until they end by themselves.
+      l.server.close();
+      if (l.sockets.size > 0) {
+        retired.add(l);
+        for (const s of l.sockets) s.once('close', () => l.sockets.size === 0 && retired.delete(l));
+      }
+    }
+    const order = new Map(next.listeners.map((c, i) => [listenerKey(c), i]));
+    listeners = [...kept, ...added].sort((a, b) => order.get(listenerKey(a.config))! - order.get(listenerKey(b.config))!);
+    runtime = nextRuntime;
+    staged = undefined;
+    runtime.limits.reconfigure(next.limits);
+    health.stop();
+    health = new HealthMonitor(runtime.pools.values());
+    health.start();
+    if (!sameConfig(rules.demo, next.demo)) log.warn('the demo: section changed; demo services change only on restart');
+    rules = next;
+    return { ok: true, added: added.map((l) => l.config.name), removed: removed.map((l) => l.config.name), kept: kept.map((l) => l.config.name) };
+  };
+
+  let stopped: Promise<void> | undefined;
+  const stopAccepting = (): Promise<void> =>
+    (stopped ??= (async () => {
+      health.stop();
+      await reloading;
+      for (const l of listeners) l.server.close();
+    })());
+
   return {
-    listeners,
+    get listeners() {
+      return listeners;
+    },
     demos,
     runtime: current,
+    rules: () => rules,
     snapshot: () => [...runtime.pools.values()].map((p) => p.snapshot()),
+    openByListener() {
+      const out = new Map<string, number>();
+      for (const l of everyListener()) out.set(l.config.name, (out.get(l.config.name) ?? 0) + l.sockets.size);
+      return out;
+    },
+    reload(next) {
+      // One reload at a time: a second one waits, then diffs against what the first left.
+      const run = reloading.then(() => reload(next));
+      reloading = run.catch(() => undefined);
+      return run;
+    },
+    stopAccepting,
     async drain(graceMs: number) {
-      health.stop();
-      for (const l of listeners) l.server.close();
-      const open = (): number => listeners.reduce((n, l) => n + l.sockets.size, 0);
+      await stopAccepting();
+      const open = (): number => everyListener().reduce((n, l) => n + l.sockets.size, 0);
       const deadline = Date.now() + graceMs;
       while (open() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
       const cut = open();
-      for (const l of listeners) for (const s of l.sockets) s.destroy();
+      for (const l of everyListener()) for (const s of l.sockets) s.destroy();
       for (const d of demos) d.server.close();
       return cut;
     },

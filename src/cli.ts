@@ -3,12 +3,11 @@
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { formatIssues, formatWarnings, loadRulesFile } from './config/load.js';
-import { formatHostPort, parseDuration } from './config/units.js';
+import { parseDuration } from './config/units.js';
 import { DEFAULT_TIMEOUT_MS, doctorExitCode, doctorSummary, formatDiagnosis, runDoctor } from './doctor/diagnose.js';
-import { ERROR_CODES, PortplexError } from './errors.js';
-import { createLogger } from './observe/logger.js';
-import { startPortplex } from './app.js';
-import { dropPrivileges, planPrivileges } from './supervisor/privileges.js';
+import { ERROR_CODES } from './errors.js';
+import { run } from './supervisor/run.js';
+import { defaultWorkerCount } from './supervisor/worker-count.js';
 import { explainBytes, explainConnection, formatExplanation, type ExplainOptions } from './router/explain-cli.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -33,71 +32,39 @@ Error codes: ${Object.keys(ERROR_CODES).join(', ')} (see README).`,
 
 program
   .command('run')
-  .description('listen and route connections according to a rule file')
-  .option('-r, --rules <file>', 'rule file', DEFAULT_RULES)
+  .description('listen and route connections according to the rules (a file, or a directory of *.yaml files)')
+  .option('-r, --rules <path>', 'rule file, or a directory whose *.yaml files are merged in name order', DEFAULT_RULES)
   .option('--log-level <level>', 'override log.level from the rule file')
   .option('--log-format <format>', 'json or pretty (default: pretty on a terminal, else json)')
   .option('--user <user>', 'drop to this user after binding (overrides `user:` in the rules)')
   .option('--group <group>', 'drop to this group after binding (overrides `group:`)')
   .option('--allow-root', 'keep running as root when no user is configured')
   .option('--drain-timeout <duration>', 'on SIGTERM/SIGINT, how long established connections may finish', '30s')
-  .action(async (opts: { rules: string; logLevel?: string; logFormat?: string; user?: string; group?: string; allowRoot?: boolean; drainTimeout: string }) => {
-    const loaded = loadRulesFile(opts.rules);
-    if (!loaded.ok) {
-      process.stderr.write(formatIssues(loaded.code, loaded.issues) + '\n' + `${loaded.code}: ${ERROR_CODES[loaded.code]}\n`);
+  .option('--workers <n>', 'worker processes sharing the listeners (default: one per core, within the container\'s CPU limit; 0: none, run in this process)')
+  .option('--no-watch', 'do not reload when the rule files change on disk (SIGHUP still reloads)')
+  .action(async (opts: { rules: string; logLevel?: string; logFormat?: string; user?: string; group?: string; allowRoot?: boolean; drainTimeout: string; workers?: string; watch: boolean }) => {
+    const graceMs = parseDuration(opts.drainTimeout);
+    if (graceMs === undefined) {
+      process.stderr.write(`portplex run: --drain-timeout "${opts.drainTimeout}": expected a duration (e.g. 30s, 500ms, 2m)\n`);
       process.exit(2);
     }
-    const rules = loaded.rules;
-    if (rules.warnings.length > 0) process.stderr.write(formatWarnings(rules.warnings) + '\n');
-    const prettyOpt = opts.logFormat === undefined ? {} : { pretty: opts.logFormat === 'pretty' };
-    const log = createLogger({ level: opts.logLevel ?? rules.log.level, ...prettyOpt });
-    const privileges = planPrivileges(opts.user ?? rules.user, opts.group ?? rules.group, { allowRoot: opts.allowRoot === true, uid: process.getuid?.() });
-    if (privileges.kind === 'refuse') {
-      process.stderr.write(`PORTPLEX_ERR_ROOT: ${privileges.message}\n`);
+    const workers = opts.workers === undefined ? defaultWorkerCount() : /^\d{1,3}$/.test(opts.workers) ? Number(opts.workers) : NaN;
+    if (!Number.isInteger(workers) || workers > 256) {
+      process.stderr.write(`portplex run: --workers "${opts.workers}": expected a number from 0 to 256\n`);
       process.exit(2);
     }
-    if (privileges.kind === 'ignore') log.info(privileges.message);
-    let running;
-    try {
-      running = await startPortplex(rules, log);
-    } catch (e) {
-      const code = e instanceof PortplexError ? e.code : 'PORTPLEX_ERR_LISTEN';
-      process.stderr.write(`${code}: ${(e as Error).message}\n${ERROR_CODES[code]}\n`);
-      process.exit(1);
-    }
-    if (privileges.kind === 'drop') {
-      try {
-        dropPrivileges(privileges);
-        log.info({ user: privileges.user, group: privileges.group }, 'privileges dropped after binding');
-      } catch (e) {
-        process.stderr.write(`PORTPLEX_ERR_ROOT: cannot switch to user "${privileges.user}": ${(e as Error).message}\n`);
-        process.exit(1);
-      }
-    }
-    for (const d of running.demos) {
-      log.info({ demo: d.config.name, kind: d.config.kind, listen: formatHostPort({ host: d.address.address, port: d.address.port }) }, 'demo backend listening (demo only)');
-    }
-    for (const l of running.listeners) {
-      log.info({ listener: l.config.name, address: formatHostPort({ host: l.address.address, port: l.address.port }), routes: rules.routes.length }, 'listening');
-    }
-    // Drain: stop accepting, let established connections finish for the grace period, close the
-    // rest, exit 0. A second signal exits at once.
-    const graceMs = parseDuration(opts.drainTimeout) ?? 30_000;
-    let draining = false;
-    const stop = (signal: string): void => {
-      if (draining) {
-        log.warn({ signal }, 'second signal: exiting now');
-        process.exit(1);
-      }
-      draining = true;
-      log.info({ signal, grace_ms: graceMs, open: running.runtime().limits.openConnections }, 'draining: no new connections');
-      void running.drain(graceMs).then((cut) => {
-        log.info({ closed_at_deadline: cut }, 'drained: exiting');
-        setTimeout(() => process.exit(0), 100).unref();
-      });
-    };
-    process.on('SIGINT', () => stop('SIGINT'));
-    process.on('SIGTERM', () => stop('SIGTERM'));
+    const code = await run({
+      rules: opts.rules,
+      logLevel: opts.logLevel,
+      logFormat: opts.logFormat,
+      user: opts.user,
+      group: opts.group,
+      allowRoot: opts.allowRoot === true,
+      graceMs,
+      workers,
+      watch: opts.watch,
+    });
+    if (code >= 0) process.exit(code);
   });
 
 program

@@ -1,40 +1,92 @@
-/** Reads a rule file from disk and compiles it, or explains every problem with file:line:col. */
-import { readFileSync } from 'node:fs';
-import { LineCounter, parseDocument } from 'yaml';
+/**
+ * Reads the rules from disk — one file, or a directory of *.yaml files merged in name order — and
+ * compiles them, or explains every problem with file:line:col.
+ */
+import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { LineCounter, parseDocument, type Document } from 'yaml';
 import { compileRules } from './compile.js';
+import { mergeRuleDocuments, type ParsedRuleFile } from './merge.js';
 import { NodeReader, type ConfigIssue } from './yaml-reader.js';
 import type { RulesConfig } from './types.js';
 import type { ErrorCode } from '../errors.js';
+
+/** One rule file's path and text, as read at one moment (what a reload compares and ships to workers). */
+export interface RulesText {
+  readonly file: string;
+  readonly text: string;
+}
 
 export type LoadResult =
   | { readonly ok: true; readonly rules: RulesConfig }
   | { readonly ok: false; readonly code: ErrorCode; readonly issues: readonly ConfigIssue[] };
 
-export function loadRulesFile(file: string): LoadResult {
-  let text: string;
+export type ReadResult =
+  | { readonly ok: true; readonly texts: readonly RulesText[] }
+  | { readonly ok: false; readonly code: 'PORTPLEX_ERR_RULES_READ'; readonly issues: readonly ConfigIssue[] };
+
+const RULE_FILE = /\.ya?ml$/i;
+
+/** The rule file, or every *.yaml / *.yml directly in the directory (sorted by name, hidden files skipped). */
+export function readRulesSource(source: string): ReadResult {
+  const fail = (message: string): ReadResult => ({ ok: false, code: 'PORTPLEX_ERR_RULES_READ', issues: [{ file: source, line: 0, col: 0, message }] });
   try {
-    text = readFileSync(file, 'utf8');
+    if (!statSync(source).isDirectory()) return { ok: true, texts: [{ file: source, text: readFileSync(source, 'utf8') }] };
+    // Hidden entries are skipped: Kubernetes mounts a ConfigMap with ..data/..2026_… links beside the files.
+    const names = readdirSync(source)
+      .filter((n) => RULE_FILE.test(n) && !n.startsWith('.'))
+      .sort();
+    const texts: RulesText[] = [];
+    for (const n of names) {
+      const file = join(source, n);
+      if (statSync(file).isFile()) texts.push({ file, text: readFileSync(file, 'utf8') });
+    }
+    if (texts.length === 0) return fail(`no rule files (*.yaml, *.yml) in the directory ${source}`);
+    return { ok: true, texts };
   } catch (e) {
-    return { ok: false, code: 'PORTPLEX_ERR_RULES_READ', issues: [{ file, line: 0, col: 0, message: (e as Error).message }] };
+    return fail((e as Error).message);
   }
-  return compileRulesText(text, file);
 }
 
+export function loadRules(source: string): LoadResult {
+  const read = readRulesSource(source);
+  return read.ok ? compileRulesTexts(read.texts, source) : read;
+}
+
+/** Kept for callers that always pass a single file. */
+export const loadRulesFile = loadRules;
+
 export function compileRulesText(text: string, file: string): LoadResult {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
-  if (doc.errors.length > 0) {
-    const issues = doc.errors.map((e) => {
+  return compileRulesTexts([{ file, text }], file);
+}
+
+/** Compiles one or more rule files as one rule set; `source` names the set in messages about it as a whole. */
+export function compileRulesTexts(texts: readonly RulesText[], source: string): LoadResult {
+  const parsed: ParsedRuleFile[] = [];
+  const yamlIssues: ConfigIssue[] = [];
+  for (const { file, text } of texts) {
+    const lines = new LineCounter();
+    const doc: Document.Parsed = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+    for (const e of doc.errors) {
       const { line, col } = lines.linePos(e.pos[0]);
-      return { file, line, col, message: e.message.split('\n')[0] ?? e.message };
-    });
-    return { ok: false, code: 'PORTPLEX_ERR_RULES_YAML', issues };
+      yamlIssues.push({ file, line, col, message: e.message.split('\n')[0] ?? e.message });
+    }
+    parsed.push({ file, lines, doc });
   }
+  if (yamlIssues.length > 0) return { ok: false, code: 'PORTPLEX_ERR_RULES_YAML', issues: yamlIssues };
+
   const issues: ConfigIssue[] = [];
-  const reader = new NodeReader(file, lines, issues);
-  const rules = compileRules(reader, doc.contents as Parameters<typeof compileRules>[1]);
+  let rules: RulesConfig | undefined;
+  const only = parsed.length === 1 ? parsed[0] : undefined;
+  if (only !== undefined) {
+    rules = compileRules(new NodeReader(only.file, only.lines, issues), only.doc.contents);
+  } else {
+    const merged = mergeRuleDocuments(parsed, issues);
+    const first = parsed[0]!;
+    if (issues.length === 0) rules = compileRules(new NodeReader(source, first.lines, issues, merged.origin), merged.root);
+  }
   if (!rules || issues.length > 0) return { ok: false, code: 'PORTPLEX_ERR_RULES_INVALID', issues };
-  return { ok: true, rules };
+  return { ok: true, rules: { ...rules, files: texts.map((t) => t.file) } };
 }
 
 export function formatIssues(code: ErrorCode, issues: readonly ConfigIssue[]): string {

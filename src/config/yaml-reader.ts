@@ -15,17 +15,22 @@ export interface Entry {
   readonly value: Node | null;
 }
 
+/** For rules merged from several files: which file (and its line index) a node was read from. */
+export type NodeOrigin = (node: Node) => { readonly file: string; readonly lines: LineCounter } | undefined;
+
 export class NodeReader {
   constructor(
     readonly file: string,
     private readonly lines: LineCounter,
     readonly issues: ConfigIssue[],
+    private readonly origin?: NodeOrigin,
   ) {}
 
   pos(node: Node | null | undefined): SourcePos {
     const offset = node?.range?.[0] ?? 0;
-    const { line, col } = this.lines.linePos(offset);
-    return { file: this.file, line, col };
+    const from = node ? this.origin?.(node) : undefined;
+    const { line, col } = (from?.lines ?? this.lines).linePos(offset);
+    return { file: from?.file ?? this.file, line, col };
   }
 
   error(node: Node | null | undefined, message: string): undefined {

@@ -453,6 +453,17 @@ export class Connection implements MatchContext {
     this.backend?.destroy();
     if (this.clientAdmitted) this.rt.limits.releaseClient(this.srcAddress, false);
     this.rt.limits.releaseSocket(this.listener);
+    this.rt.observer?.connectionClosed({
+      listener: this.listener.name,
+      route: this.routeName,
+      backend: this.backendName,
+      server: this.serverAddress,
+      reason,
+      bytesFromClient: this.socket.bytesRead,
+      bytesToClient: this.socket.bytesWritten,
+      decideMs: this.decideMs,
+      peeked: this.peek.length,
+    });
     this.log(reason, detail);
   }
 

@@ -28,16 +28,29 @@ export class Limits {
   private open = 0;
   private readonly perListener = new Map<string, number>();
   private readonly perAddress = new Map<string, PerAddress>();
-  private readonly buckets: LRUCache<string, Bucket>;
+  private buckets: LRUCache<string, Bucket>;
   private inspectBytes = 0;
   readonly refused = new Map<LimitKind, number>();
   private readonly lastLogged = new Map<LimitKind, { at: number; count: number }>();
 
   constructor(
-    private readonly cfg: LimitsConfig,
+    private cfg: LimitsConfig,
     private readonly log: Logger,
   ) {
     this.buckets = new LRUCache({ max: cfg.trackedAddresses });
+  }
+
+  /**
+   * New limits from a rule reload. The counts of open connections carry over (they are what the
+   * limits are checked against), so a reload never lets a flood through nor strands a count.
+   */
+  reconfigure(cfg: LimitsConfig): void {
+    if (cfg.trackedAddresses !== this.cfg.trackedAddresses) {
+      const buckets = new LRUCache<string, Bucket>({ max: cfg.trackedAddresses });
+      for (const [k, v] of [...this.buckets.entries()].reverse()) buckets.set(k, v);
+      this.buckets = buckets;
+    }
+    this.cfg = cfg;
   }
 
   get openConnections(): number {

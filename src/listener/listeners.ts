@@ -6,11 +6,14 @@ import { Connection } from './connection.js';
 import type { Runtime } from './runtime.js';
 
 export interface BoundListener {
+  /** The listener's settings; a reload may change them (PROXY trust, caps) without re-binding. */
   readonly config: ListenerConfig;
   readonly server: Server;
   readonly address: AddressInfo;
   /** Client sockets accepted and not yet closed (for drain). */
   readonly sockets: ReadonlySet<Socket>;
+  /** New settings for the same address, used from the next accepted connection on. */
+  reconfigure(config: ListenerConfig): void;
 }
 
 /** Binds every listener or none: on the first failure the ones already bound are closed again. */
@@ -25,7 +28,13 @@ export async function bindListeners(configs: readonly ListenerConfig[], runtime:
   return bound;
 }
 
-function bindOne(cfg: ListenerConfig, runtime: () => Runtime): Promise<BoundListener> {
+/** What identifies a listening socket: a reload keeps a listener whose key is unchanged. */
+export function listenerKey(cfg: ListenerConfig): string {
+  return `${cfg.host}|${cfg.port}`;
+}
+
+function bindOne(initial: ListenerConfig, runtime: () => Runtime): Promise<BoundListener> {
+  let cfg = initial;
   const sockets = new Set<Socket>();
   const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     const rt = runtime();
@@ -38,8 +47,6 @@ function bindOne(cfg: ListenerConfig, runtime: () => Runtime): Promise<BoundList
     socket.once('close', () => sockets.delete(socket));
     new Connection(socket, cfg, rt).start();
   });
-  // Accept errors (EMFILE, ENFILE...) must never take the process down; they are logged and
-  // the server keeps listening (libuv retries the accept when a descriptor frees up).
   return new Promise((resolve, reject) => {
     const onListenError = (e: NodeJS.ErrnoException): void => {
       reject(new PortplexError('PORTPLEX_ERR_LISTEN', `cannot listen on ${cfg.name}: ${e.code ?? e.message}`, { cause: e }));
@@ -51,7 +58,18 @@ function bindOne(cfg: ListenerConfig, runtime: () => Runtime): Promise<BoundList
       // trick) and keeps listening, so accepting resumes once descriptors free up. Any accept
       // error that does reach us is counted and logged, never fatal.
       server.on('error', (e: NodeJS.ErrnoException) => runtime().limits.note('accept-error', cfg.name, e.code ?? e.message));
-      resolve({ config: cfg, server, address: server.address() as AddressInfo, sockets });
+      const address = server.address() as AddressInfo;
+      resolve({
+        get config() {
+          return cfg;
+        },
+        server,
+        address,
+        sockets,
+        reconfigure(next) {
+          cfg = next;
+        },
+      });
     });
   });
 }

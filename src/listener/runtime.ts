@@ -6,6 +6,8 @@ import { RouteTable } from '../router/route-table.js';
 import { TargetResolver } from '../forward/resolver.js';
 import { Limits } from './limits.js';
 import type { Logger } from '../observe/logger.js';
+import type { ConnectionObserver } from '../observe/connection-record.js';
+import { sameConfig } from '../config/same-config.js';
 
 export interface Runtime {
   readonly table: RouteTable;
@@ -23,11 +25,23 @@ export interface Runtime {
   /** Forward-proxy denials by "route/reason", so an admin can watch tunnel attempts. */
   readonly denials: Map<string, number>;
   readonly limits: Limits;
+  /** Told about every closed connection (metrics); optional so tools and tests can run without. */
+  readonly observer: ConnectionObserver | undefined;
 }
 
-export function buildRuntime(rules: RulesConfig, log: Logger): Runtime {
+/**
+ * Builds the runtime for a rule set. On a reload, `previous` hands over what must outlive one
+ * rule set: the limits' counts (open connections hold them; the caller applies the new limits
+ * once the new rules are in force), the denial counters, the name cache,
+ * and the pools of backends whose configuration did not change (their health state and
+ * connection counts stay true).
+ */
+export function buildRuntime(rules: RulesConfig, log: Logger, previous?: Runtime, observer?: ConnectionObserver): Runtime {
   const pools = new Map<string, BackendPool>();
-  for (const [name, b] of rules.backends) pools.set(name, new BackendPool(b, log));
+  for (const [name, b] of rules.backends) {
+    const old = previous?.pools.get(name);
+    pools.set(name, old !== undefined && sameConfig(old.config, b) ? old : new BackendPool(b, log));
+  }
   const trust = new Map<string, CidrSet>();
   for (const l of rules.listeners) trust.set(l.name, l.proxy.accept === 'off' ? () => false : cidrSet(l.proxy.trusted));
   return {
@@ -38,9 +52,10 @@ export function buildRuntime(rules: RulesConfig, log: Logger): Runtime {
     idleMs: rules.timeouts.idleMs,
     log,
     trusts: (listener, peer) => trust.get(listener.name)?.(peer) ?? false,
-    resolver: new TargetResolver(),
-    denials: new Map(),
-    limits: new Limits(rules.limits, log),
+    resolver: previous?.resolver ?? new TargetResolver(),
+    denials: previous?.denials ?? new Map(),
+    limits: previous?.limits ?? new Limits(rules.limits, log),
+    observer: observer ?? previous?.observer,
     trustedElsewhere: (listener, peer) => rules.listeners.find((l) => l.name !== listener.name && trust.get(l.name)?.(peer) === true)?.name,
   };
 }

@@ -14,7 +14,7 @@ export interface ConnectionRecord {
   readonly reason: string;
   readonly bytesFromClient: number;
   readonly bytesToClient: number;
-  /** Milliseconds from the first inspected byte to the route decision; undefined if never decided. */
+  /** Milliseconds from the accept to the route decision; undefined if never decided. */
   readonly decideMs: number | undefined;
   /** Bytes peeked before the decision. */
   readonly peeked: number;

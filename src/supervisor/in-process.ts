@@ -1,0 +1,58 @@
+/** portplex in the supervisor's own process (`--workers 0`): no IPC, privileges dropped after binding. */
+import { startPortplex, type RunningPortplex } from '../app.js';
+import type { RulesText } from '../config/load.js';
+import type { RulesConfig } from '../config/types.js';
+import type { ConnectionObserver } from '../observe/connection-record.js';
+import type { Logger } from '../observe/logger.js';
+import type { ApplyOutcome, Controller, WorkerStatus } from './controller.js';
+import type { DropPlan } from './messages.js';
+import { dropPrivileges } from './privileges.js';
+import { PortplexError } from '../errors.js';
+
+export class InProcessController implements Controller {
+  private running: RunningPortplex | undefined;
+
+  constructor(
+    private readonly log: Logger,
+    private readonly drop: DropPlan | undefined,
+    private readonly observer?: ConnectionObserver,
+  ) {}
+
+  get portplex(): RunningPortplex | undefined {
+    return this.running;
+  }
+
+  async start(_texts: readonly RulesText[], rules: RulesConfig): Promise<void> {
+    this.running = await startPortplex(rules, this.log, this.observer ? { observer: this.observer } : {});
+    if (this.drop !== undefined) {
+      try {
+        dropPrivileges(this.drop);
+      } catch (e) {
+        await this.running.close();
+        throw new PortplexError('PORTPLEX_ERR_ROOT', `cannot switch to user "${this.drop.user}": ${(e as Error).message}`);
+      }
+      this.log.info({ user: this.drop.user, group: this.drop.group }, 'privileges dropped after binding');
+    }
+  }
+
+  /** Here the rules the supervisor compiled are used as they are; the texts matter only to workers. */
+  async reload(_texts: readonly RulesText[], rules: RulesConfig): Promise<ApplyOutcome> {
+    if (this.running === undefined) return { ok: false, error: 'not running' };
+    return this.running.reload(rules);
+  }
+
+  async drain(graceMs: number, notAccepting: () => void): Promise<void> {
+    await this.running?.stopAccepting();
+    notAccepting();
+    const cut = (await this.running?.drain(graceMs)) ?? 0;
+    this.log.info({ closed_at_deadline: cut }, 'drained');
+  }
+
+  abort(): void {
+    void this.running?.close();
+  }
+
+  workers(): WorkerStatus {
+    return { wanted: 0, listening: this.running === undefined ? 0 : 1, restarts: 0 };
+  }
+}
