@@ -197,6 +197,8 @@ function handleCounts(): Record<string, number> {
 /** A client socket with what it has seen so far; `until` waits for a condition with a bound. */
 class Probe {
   bytesIn = 0;
+  /** When the last byte arrived: the idle clock runs from there, not from when a poll noticed it. */
+  lastInAt = 0;
   ended = false;
   closed = false;
   error: string | undefined;
@@ -213,6 +215,7 @@ class Probe {
     };
     socket.on('data', (c: Buffer) => {
       this.bytesIn += c.length;
+      this.lastInAt = performance.now();
       this.hash?.update(c);
       notify();
     });
@@ -896,7 +899,7 @@ routes:
           p.socket.destroy();
           return `idle ${proto}: ${p.bytesIn} of ${pre.length + extra.length} bytes echoed before going quiet`;
         }
-        const start = performance.now();
+        const start = p.lastInAt;
         const gone = await p.until(() => p.gone, IDLE_MS + CLOSE_BOUND_MS);
         const ms = performance.now() - start;
         p.socket.destroy();

@@ -30,7 +30,8 @@ export async function bindListeners(configs: readonly ListenerConfig[], runtime:
 
 /** What identifies a listening socket: a reload keeps a listener whose key is unchanged. */
 export function listenerKey(cfg: ListenerConfig): string {
-  return `${cfg.host}|${cfg.port}`;
+  // Port 0 (any free port, used in tests) is no address: two such listeners are told apart by name.
+  return cfg.port === 0 ? `${cfg.host}|0|${cfg.name}` : `${cfg.host}|${cfg.port}`;
 }
 
 function bindOne(initial: ListenerConfig, runtime: () => Runtime): Promise<BoundListener> {

@@ -1,0 +1,188 @@
+/**
+ * Reload in one process: new rules for new connections, established connections untouched and
+ * byte-exact, unchanged listeners not re-bound, added and removed ones opened and closed, and a
+ * reload that cannot be served refused as a whole.
+ */
+import { it } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { once } from 'node:events';
+import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { compileRulesText } from '../../src/config/load.js';
+import type { RulesConfig } from '../../src/config/types.js';
+import { startPortplex } from '../../src/app.js';
+import { LogCapture } from '../helpers/net.js';
+import { freePort, withTimeout } from '../helpers/interop.js';
+
+type Scope = { after: (fn: () => unknown) => void };
+
+/** A backend that first says its name, then echoes everything. */
+async function namedEcho(t: Scope, name: string): Promise<number> {
+  const held = new Set<Socket>();
+  const s = createServer({ allowHalfOpen: true }, (c) => {
+    held.add(c);
+    c.on('error', () => undefined);
+    c.on('close', () => held.delete(c));
+    c.write(`${name}\n`);
+    c.pipe(c);
+  });
+  s.listen(0, '127.0.0.1');
+  await once(s, 'listening');
+  t.after(() => {
+    for (const c of held) c.destroy();
+    s.close();
+  });
+  return (s.address() as AddressInfo).port;
+}
+
+function rules(text: string): RulesConfig {
+  const r = compileRulesText(text, 'reload-test.yaml');
+  if (!r.ok) throw new Error(r.issues.map((i) => `${i.line}:${i.col} ${i.message}`).join('\n'));
+  return r.rules;
+}
+
+const ruleText = (listeners: readonly number[], to: 'a' | 'b', ports: { a: number; b: number }, idle = '30s'): string =>
+  `listeners: [${listeners.map((p) => `"127.0.0.1:${p}"`).join(', ')}]\n` +
+  `timeouts: { idle: ${idle} }\n` +
+  `backends:\n  a: { servers: ["127.0.0.1:${ports.a}"] }\n  b: { servers: ["127.0.0.1:${ports.b}"] }\n` +
+  `routes:\n  - { name: to-${to}, when: { protocol: http }, to: ${to} }\ndefault: a\n`;
+
+/** Which backend a new HTTP-looking connection reaches. */
+async function whoServes(port: number): Promise<string> {
+  const c = connect({ port, host: '127.0.0.1' });
+  c.on('error', () => undefined);
+  await once(c, 'connect');
+  c.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  let acc = '';
+  for await (const d of c) {
+    acc += (d as Buffer).toString('latin1');
+    if (acc.includes('\n')) break;
+  }
+  c.destroy();
+  return acc.split('\n')[0]!;
+}
+
+/** A long transfer: writes `total` random bytes in chunks, paced, and checks the echo hashes the same. */
+function longTransfer(port: number, total: number): { started: Promise<string>; done: Promise<{ sent: string; echoed: string; bytes: number }> } {
+  const c = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+  c.on('error', () => undefined);
+  const sent = createHash('sha256');
+  const echoed = createHash('sha256');
+  let banner: string | undefined;
+  let pending = Buffer.alloc(0);
+  let bytes = 0;
+  let resolveStart: (s: string) => void = () => undefined;
+  const started = new Promise<string>((r) => (resolveStart = r));
+  c.on('data', (d: Buffer) => {
+    if (banner === undefined) {
+      pending = Buffer.concat([pending, d]);
+      const nl = pending.indexOf(10);
+      if (nl < 0) return;
+      banner = pending.subarray(0, nl).toString('latin1');
+      resolveStart(banner);
+      d = pending.subarray(nl + 1);
+    }
+    echoed.update(d);
+    bytes += d.length;
+  });
+  const done = (async () => {
+    await once(c, 'connect');
+    const head = Buffer.from('GET /long HTTP/1.1\r\nHost: x\r\n\r\n', 'latin1');
+    sent.update(head);
+    c.write(head);
+    let left = total - head.length;
+    while (left > 0) {
+      const chunk = randomBytes(Math.min(left, 16 * 1024));
+      sent.update(chunk);
+      left -= chunk.length;
+      if (!c.write(chunk)) await once(c, 'drain');
+      await new Promise((r) => setTimeout(r, 2));
+    }
+    c.end();
+    await once(c, 'close');
+    return { sent: sent.digest('hex'), echoed: echoed.digest('hex'), bytes };
+  })();
+  return { started, done };
+}
+
+it('a transfer running across three reloads completes byte-exact; each reload routes new connections by the new rules', async (t) => {
+  const ports = { a: await namedEcho(t, 'a'), b: await namedEcho(t, 'b') };
+  const listen = await freePort();
+  const logs = new LogCapture('info');
+  const px = await startPortplex(rules(ruleText([listen], 'a', ports)), logs.logger);
+  t.after(() => px.close());
+  const server = px.listeners[0]!.server;
+  assert.equal(await whoServes(listen), 'a');
+
+  const transfer = longTransfer(listen, 3 * 1024 * 1024);
+  assert.equal(await transfer.started, 'a');
+  const openBefore = px.runtime().limits.openConnections;
+  for (const to of ['b', 'a', 'b'] as const) {
+    const r = await px.reload(rules(ruleText([listen], to, ports)));
+    assert.deepEqual({ ok: r.ok, added: r.added, removed: r.removed }, { ok: true, added: [], removed: [] });
+    assert.equal(await whoServes(listen), to, `after the reload to ${to}`);
+    assert.equal(px.listeners[0]!.server, server, 'the unchanged listener was not re-bound');
+  }
+  assert.ok(px.runtime().limits.openConnections >= openBefore, 'the open-connection count carried over the reloads');
+  const result = await withTimeout(transfer.done, 60_000, 'the long transfer');
+  assert.equal(result.bytes, 3 * 1024 * 1024);
+  assert.equal(result.echoed, result.sent, 'the echo is byte-exact');
+  const closes = logs.closeLines();
+  assert.ok(closes.every((l) => l.reason === 'done'), JSON.stringify(closes.map((l) => l.reason)));
+});
+
+it('added listeners are bound, removed ones stop accepting while their connections go on, unchanged ones stay', async (t) => {
+  const ports = { a: await namedEcho(t, 'a'), b: await namedEcho(t, 'b') };
+  const [p1, p2, p3] = [await freePort(), await freePort(), await freePort()];
+  const px = await startPortplex(rules(ruleText([p1, p2], 'a', ports)), new LogCapture().logger);
+  t.after(() => px.close());
+  const first = px.listeners[0]!.server;
+  const onRemoved = longTransfer(p2, 512 * 1024);
+  assert.equal(await onRemoved.started, 'a');
+
+  const r = await px.reload(rules(ruleText([p1, p3], 'b', ports)));
+  assert.deepEqual({ ok: r.ok, added: r.added, removed: r.removed, kept: r.kept }, { ok: true, added: ['127.0.0.1:' + p3], removed: ['127.0.0.1:' + p2], kept: ['127.0.0.1:' + p1] });
+  assert.equal(px.listeners[0]!.server, first);
+  assert.equal(await whoServes(p3), 'b');
+  await assert.rejects(whoServes(p2), /ECONNREFUSED/, 'the removed listener no longer accepts');
+  assert.equal(px.openByListener().get('127.0.0.1:' + p2), 1, 'its connection is still counted');
+  const result = await withTimeout(onRemoved.done, 30_000, 'the transfer on the removed listener');
+  assert.equal(result.echoed, result.sent);
+});
+
+it('a reload whose new listener cannot bind is refused as a whole: the old rules and listeners stay', async (t) => {
+  const ports = { a: await namedEcho(t, 'a'), b: await namedEcho(t, 'b') };
+  const listen = await freePort();
+  const taken = createServer();
+  taken.listen(0, '127.0.0.1');
+  await once(taken, 'listening');
+  t.after(() => taken.close());
+  const busy = (taken.address() as AddressInfo).port;
+  const free = await freePort();
+  const px = await startPortplex(rules(ruleText([listen], 'a', ports)), new LogCapture().logger);
+  t.after(() => px.close());
+  const r = await px.reload(rules(ruleText([listen, free, busy], 'b', ports)));
+  assert.equal(r.ok, false);
+  assert.match(r.error ?? '', /EADDRINUSE/);
+  assert.equal(await whoServes(listen), 'a', 'the old rules still route');
+  assert.deepEqual(px.listeners.map((l) => l.address.port), [listen]);
+  await assert.rejects(whoServes(free), /ECONNREFUSED/, 'the listener bound before the failure was closed again');
+});
+
+it('a backend whose configuration did not change keeps its pool (health state); a changed one gets a new pool', async (t) => {
+  const ports = { a: await namedEcho(t, 'a'), b: await namedEcho(t, 'b') };
+  const listen = await freePort();
+  const px = await startPortplex(rules(ruleText([listen], 'a', ports)), new LogCapture().logger);
+  t.after(() => px.close());
+  const poolA = px.runtime().pools.get('a');
+  const poolB = px.runtime().pools.get('b');
+  // Same meaning, different layout and order: still the same backend.
+  const reordered = ruleText([listen], 'b', ports).replace(/backends:\n(.*)\n(.*)\n/, 'backends:\n$2\n\n$1\n');
+  assert.ok((await px.reload(rules(reordered))).ok);
+  assert.equal(px.runtime().pools.get('a'), poolA);
+  assert.equal(px.runtime().pools.get('b'), poolB);
+  const changed = ruleText([listen], 'b', ports).replace(`b: { servers: ["127.0.0.1:${ports.b}"] }`, `b: { servers: ["127.0.0.1:${ports.b}"], retries: 2 }`);
+  assert.ok((await px.reload(rules(changed))).ok);
+  assert.equal(px.runtime().pools.get('a'), poolA);
+  assert.notEqual(px.runtime().pools.get('b'), poolB);
+});
