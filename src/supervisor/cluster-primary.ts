@@ -157,6 +157,7 @@ export class ClusterController implements Controller {
         worker.off('message', hello);
         void this.applyTo(slot, this.seq, this.texts).then((r) => {
           worker.off('exit', died);
+          if (r.ok) this.log.info({ worker: worker.process.pid }, 'worker started');
           resolve(r);
         });
       };
@@ -195,7 +196,7 @@ export class ClusterController implements Controller {
       if (this.stopping) return;
       this.restarts++;
       void this.fork().then((r) => {
-        if (r.ok) this.log.info({ workers: this.workers().listening }, 'worker replaced');
+        if (r.ok) this.log.info({ replaced: worker.process.pid, workers: this.workers().listening }, 'worker replaced');
         else this.log.error({ err: r.error }, 'the new worker could not start');
       });
     }, delay);

@@ -5,35 +5,14 @@
  */
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { createHash, randomBytes } from 'node:crypto';
 import { once } from 'node:events';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { createServer, type AddressInfo } from 'node:net';
 import { compileRulesText } from '../../src/config/load.js';
 import type { RulesConfig } from '../../src/config/types.js';
 import { startPortplex } from '../../src/app.js';
 import { LogCapture } from '../helpers/net.js';
+import { longTransfer, namedEcho, whoServes } from '../helpers/echo.js';
 import { freePort, withTimeout } from '../helpers/interop.js';
-
-type Scope = { after: (fn: () => unknown) => void };
-
-/** A backend that first says its name, then echoes everything. */
-async function namedEcho(t: Scope, name: string): Promise<number> {
-  const held = new Set<Socket>();
-  const s = createServer({ allowHalfOpen: true }, (c) => {
-    held.add(c);
-    c.on('error', () => undefined);
-    c.on('close', () => held.delete(c));
-    c.write(`${name}\n`);
-    c.pipe(c);
-  });
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  t.after(() => {
-    for (const c of held) c.destroy();
-    s.close();
-  });
-  return (s.address() as AddressInfo).port;
-}
 
 function rules(text: string): RulesConfig {
   const r = compileRulesText(text, 'reload-test.yaml');
@@ -47,64 +26,6 @@ const ruleText = (listeners: readonly number[], to: 'a' | 'b', ports: { a: numbe
   `backends:\n  a: { servers: ["127.0.0.1:${ports.a}"] }\n  b: { servers: ["127.0.0.1:${ports.b}"] }\n` +
   `routes:\n  - { name: to-${to}, when: { protocol: http }, to: ${to} }\ndefault: a\n`;
 
-/** Which backend a new HTTP-looking connection reaches. */
-async function whoServes(port: number): Promise<string> {
-  const c = connect({ port, host: '127.0.0.1' });
-  c.on('error', () => undefined);
-  await once(c, 'connect');
-  c.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
-  let acc = '';
-  for await (const d of c) {
-    acc += (d as Buffer).toString('latin1');
-    if (acc.includes('\n')) break;
-  }
-  c.destroy();
-  return acc.split('\n')[0]!;
-}
-
-/** A long transfer: writes `total` random bytes in chunks, paced, and checks the echo hashes the same. */
-function longTransfer(port: number, total: number): { started: Promise<string>; done: Promise<{ sent: string; echoed: string; bytes: number }> } {
-  const c = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
-  c.on('error', () => undefined);
-  const sent = createHash('sha256');
-  const echoed = createHash('sha256');
-  let banner: string | undefined;
-  let pending = Buffer.alloc(0);
-  let bytes = 0;
-  let resolveStart: (s: string) => void = () => undefined;
-  const started = new Promise<string>((r) => (resolveStart = r));
-  c.on('data', (d: Buffer) => {
-    if (banner === undefined) {
-      pending = Buffer.concat([pending, d]);
-      const nl = pending.indexOf(10);
-      if (nl < 0) return;
-      banner = pending.subarray(0, nl).toString('latin1');
-      resolveStart(banner);
-      d = pending.subarray(nl + 1);
-    }
-    echoed.update(d);
-    bytes += d.length;
-  });
-  const done = (async () => {
-    await once(c, 'connect');
-    const head = Buffer.from('GET /long HTTP/1.1\r\nHost: x\r\n\r\n', 'latin1');
-    sent.update(head);
-    c.write(head);
-    let left = total - head.length;
-    while (left > 0) {
-      const chunk = randomBytes(Math.min(left, 16 * 1024));
-      sent.update(chunk);
-      left -= chunk.length;
-      if (!c.write(chunk)) await once(c, 'drain');
-      await new Promise((r) => setTimeout(r, 2));
-    }
-    c.end();
-    await once(c, 'close');
-    return { sent: sent.digest('hex'), echoed: echoed.digest('hex'), bytes };
-  })();
-  return { started, done };
-}
-
 it('a transfer running across three reloads completes byte-exact; each reload routes new connections by the new rules', async (t) => {
   const ports = { a: await namedEcho(t, 'a'), b: await namedEcho(t, 'b') };
   const listen = await freePort();
@@ -114,7 +35,7 @@ it('a transfer running across three reloads completes byte-exact; each reload ro
   const server = px.listeners[0]!.server;
   assert.equal(await whoServes(listen), 'a');
 
-  const transfer = longTransfer(listen, 3 * 1024 * 1024);
+  const transfer = longTransfer(listen, { total: 3 * 1024 * 1024 });
   assert.equal(await transfer.started, 'a');
   const openBefore = px.runtime().limits.openConnections;
   for (const to of ['b', 'a', 'b'] as const) {
@@ -137,7 +58,7 @@ it('added listeners are bound, removed ones stop accepting while their connectio
   const px = await startPortplex(rules(ruleText([p1, p2], 'a', ports)), new LogCapture().logger);
   t.after(() => px.close());
   const first = px.listeners[0]!.server;
-  const onRemoved = longTransfer(p2, 512 * 1024);
+  const onRemoved = longTransfer(p2, { total: 512 * 1024 });
   assert.equal(await onRemoved.started, 'a');
 
   const r = await px.reload(rules(ruleText([p1, p3], 'b', ports)));
