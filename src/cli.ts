@@ -69,8 +69,8 @@ program
 
 program
   .command('check')
-  .description('validate a rule file: exits 0 when it is valid, 2 with file:line:col for every problem otherwise')
-  .argument('<file>', 'rule file')
+  .description('validate a rule file or directory: exits 0 when it is valid, 2 with file:line:col for every problem otherwise')
+  .argument('<file>', 'rule file, or a directory of *.yaml files')
   .action((file: string) => {
     const loaded = loadRulesFile(file);
     if (!loaded.ok) {
