@@ -61,7 +61,7 @@ export async function run(opts: RunOptions): Promise<number> {
           },
           log,
         );
-  const supervisor = new Supervisor(controller, { source: opts.rules, graceMs: opts.graceMs, watch: opts.watch, debounceMs: 300 }, log, { texts: read.texts, rules });
+  const supervisor = new Supervisor(controller, { source: opts.rules, graceMs: opts.graceMs, watch: opts.watch, debounceMs: 300, followLogLevel: opts.logLevel === undefined }, log, { texts: read.texts, rules });
   // Signals first: the listening ports answer before start() resolves, and a SIGTERM that comes
   // then must drain, not kill.
   wireSignals(log, supervisor, opts.graceMs);

@@ -16,6 +16,8 @@ export interface SupervisorOptions {
   /** Reload when the rule files change on disk (debounced). */
   readonly watch: boolean;
   readonly debounceMs: number;
+  /** Apply `log.level` from reloaded rules (false when --log-level overrides it). */
+  readonly followLogLevel: boolean;
 }
 
 export interface ReloadStats {
@@ -116,6 +118,7 @@ export class Supervisor {
     }
     this.texts = texts;
     this.rules = loaded.rules;
+    if (this.opts.followLogLevel) this.log.level = loaded.rules.log.level;
     this.loadedAt = new Date();
     this.stats = { ...this.stats, ok: this.stats.ok + 1, lastAt: this.loadedAt, lastError: undefined };
     this.log.info(
