@@ -61,6 +61,11 @@ export class ClusterController implements Controller {
   }
 
   async start(texts: readonly RulesText[], _rules: RulesConfig): Promise<void> {
+    // The workers accept from the shared listening socket themselves. node:cluster's default on
+    // Linux (round robin) has the primary accept every connection and pass it over IPC: one core
+    // does all accepts, and here it cost a third of the connection rate. NODE_CLUSTER_SCHED_POLICY
+    // set by the admin still wins.
+    if (process.env['NODE_CLUSTER_SCHED_POLICY'] === undefined) cluster.schedulingPolicy = cluster.SCHED_NONE;
     cluster.setupPrimary({ exec: WORKER_MAIN, args: [], silent: false });
     this.texts = texts;
     this.seq++;
