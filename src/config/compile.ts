@@ -5,6 +5,7 @@
 import type { Node } from 'yaml';
 import { compileBackends } from './backends.js';
 import { compileRoutes } from './routes.js';
+import { adminWarnings, compileAdmin } from './admin.js';
 import { DEFAULTS } from './defaults.js';
 import type { Entry, NodeReader } from './yaml-reader.js';
 import type {
@@ -24,7 +25,7 @@ import type {
 } from './types.js';
 import { formatHostPort, parseCidr, parseHostPort, parseSize } from './units.js';
 
-export const TOP_KEYS = ['listeners', 'inspect', 'timeouts', 'backends', 'routes', 'default', 'demo', 'log', 'limits', 'user', 'group'] as const;
+export const TOP_KEYS = ['listeners', 'inspect', 'timeouts', 'backends', 'routes', 'default', 'demo', 'log', 'limits', 'user', 'group', 'admin'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const LOG_KEYS = ['level'] as const;
 export const LISTENER_KEYS = ['name', 'bind', 'proxy_protocol', 'max_connections'] as const;
@@ -63,6 +64,11 @@ export function compileRules(r: NodeReader, root: Node | null): RulesConfig | un
   }
 
   const demo = compileDemo(r, top.get('demo')?.value ?? null);
+  const taken = [
+    ...listeners.map((l) => ({ host: l.host, port: l.port, what: `listener "${l.name}"` })),
+    ...demo.map((d) => ({ ...d.listen, what: `demo service "${d.name}"` })),
+  ];
+  const admin = compileAdmin(r, top.get('admin')?.value ?? null, taken);
   let level: string = DEFAULTS.logLevel;
   const log = top.get('log');
   if (log) {
@@ -77,8 +83,8 @@ export function compileRules(r: NodeReader, root: Node | null): RulesConfig | un
   const groupE = top.get('group');
   const group = groupE ? r.name(groupE.value, 'group') : undefined;
   if (r.issues.length > 0) return undefined;
-  const warnings = mixedInboundWarnings(listeners);
-  return { files: [r.file], warnings, limits, user, group, listeners, inspect, timeouts, backends, routes, defaultBackend, demo, log: { level } };
+  const warnings = [...mixedInboundWarnings(listeners), ...adminWarnings(admin)];
+  return { files: [r.file], warnings, limits, user, group, admin, listeners, inspect, timeouts, backends, routes, defaultBackend, demo, log: { level } };
 }
 
 function compileListeners(r: NodeReader, node: Node | null, present: boolean): ListenerConfig[] {

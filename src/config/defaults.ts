@@ -22,4 +22,5 @@ export const DEFAULTS = {
   perIpBurst: 200,
   trackedAddresses: 100_000,
   inspectBufferTotal: 64 * 1024 * 1024,
+  adminStatusRefreshMs: 5000,
 } as const;

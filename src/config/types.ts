@@ -221,6 +221,15 @@ export interface LimitsConfig {
   readonly inspectBufferTotal: number;
 }
 
+/** The admin endpoint: /metrics, /healthz, /readyz, the status page and /status.json. */
+export interface AdminConfig {
+  readonly listen: HostPort;
+  /** How often the status page reloads itself. */
+  readonly statusRefreshMs: number;
+  /** Where `listen` stands in the rule file (for the non-loopback warning). */
+  readonly pos: SourcePos;
+}
+
 export interface RulesConfig {
   readonly files: readonly string[];
   /** Not errors, but likely mistakes (`check` prints them, `run` logs them). */
@@ -238,4 +247,6 @@ export interface RulesConfig {
   /** Drop privileges to this user/group once the listeners are bound (when started as root). */
   readonly user: string | undefined;
   readonly group: string | undefined;
+  /** The admin endpoint; undefined (off) unless the file has an `admin:` section. */
+  readonly admin: AdminConfig | undefined;
 }

@@ -29,6 +29,7 @@ import { BACKEND_KEYS, BALANCES, HEALTH_KEYS, HEALTH_TYPES, PASSIVE_KEYS, PROXY_
 import { AUTH_KEYS, CONNECT_KEYS, ROUTE_KEYS, SNI_FORWARD_KEYS } from '../../src/config/routes.js';
 import { BYTES_KEYS, HTTP_KEYS, POSTGRES_KEYS, RANGE_KEYS, RDP_KEYS, TLS_KEYS, TLS_VERSIONS, WHEN_KEYS, XMPP_KEYS } from '../../src/config/conditions.js';
 import { POSTGRES_KINDS, PROTOCOLS } from '../../src/config/types.js';
+import { ADMIN_KEYS } from '../../src/config/admin.js';
 
 const RULES_DIR = fileURLToPath(new URL('../../../rules/', import.meta.url));
 const SCHEMA_FILE = `${RULES_DIR}portplex.schema.json`;
@@ -112,6 +113,7 @@ describe('rules/portplex.schema.json: keys and enums equal the compiler\'s', () 
     ['when.postgres', defs.postgres, POSTGRES_KEYS],
     ['demo[]', defs.demo, DEMO_KEYS],
     ['log', defs.log, LOG_KEYS],
+    ['admin', defs.admin, ADMIN_KEYS],
   ];
   for (const [what, node, keys] of levels) {
     it(`${what}: the same keys, and no others allowed`, () => {
@@ -185,6 +187,8 @@ describe('rules/portplex.schema.json: what both accept and both refuse', () => {
     ['a backend with health, passive off and keepalive', withBackend('{ servers: [{ address: "127.0.0.1:1", weight: 3 }, { address: "127.0.0.1:2", backup: true }], send_proxy: off, health: { type: tls, sni: x.test, interval: 5s, timeout: 2s }, passive: false, keepalive: true }')],
     ['proxy_v2 with a server sending v2', withBackend('{ servers: [{ address: "127.0.0.1:1", send_proxy: v2 }], proxy_v2: { unique_id: true, pass_tlvs: [0xEA] } }')],
     ['inbound PROXY protocol with trusted peers', withListener('{ bind: ":0", proxy_protocol: { accept: optional, trusted: ["10.0.0.0/8"], timeout: 5s, max_bytes: 4096 } }')],
+    ['an admin endpoint with a refresh period', `${BASE}default: web\nadmin: { listen: "127.0.0.1:9900", status_refresh: 10s }\n`],
+    ['an admin endpoint on IPv6 loopback, refresh in ms', `${BASE}default: web\nadmin: { listen: "[::1]:9900", status_refresh: 2500 }\n`],
     ['postgres with no sub-keys, nested not', withRoute('{ when: { postgres: null, not: { src: "10.0.0.0/8" } }, to: web }')],
   ];
   for (const [what, text] of valid) {
@@ -226,6 +230,11 @@ describe('rules/portplex.schema.json: what both accept and both refuse', () => {
     ['sni_forward without hosts', withRoute('{ sni_forward: { port: 443 } }')],
     ['health sni with type tcp', withBackend('{ servers: ["127.0.0.1:1"], health: { type: tcp, sni: x.test } }')],
     ['every server a backup', withBackend('{ servers: [{ address: "127.0.0.1:1", backup: true }] }')],
+    ['an unknown admin key', `${BASE}default: web\nadmin: { listen: "127.0.0.1:9900", port: 9900 }\n`],
+    ['admin without listen', `${BASE}default: web\nadmin: { status_refresh: 5s }\n`],
+    ['admin.listen without a port', `${BASE}default: web\nadmin: { listen: "127.0.0.1" }\n`],
+    ['admin.status_refresh below 1s', `${BASE}default: web\nadmin: { listen: "127.0.0.1:9900", status_refresh: 500 }\n`],
+    ['admin.status_refresh not a duration', `${BASE}default: web\nadmin: { listen: "127.0.0.1:9900", status_refresh: often }\n`],
     ['no listeners', 'backends:\n  web: { servers: ["127.0.0.1:1"] }\ndefault: web\n'],
     ['neither routes nor default', BASE],
   ];
