@@ -11,6 +11,7 @@ import { bindListeners, closeServer, listenerKey, type BoundListener } from './l
 import { buildRuntime, type Runtime } from './listener/runtime.js';
 import type { ConnectionObserver } from './observe/connection-record.js';
 import type { Logger } from './observe/logger.js';
+import type { MetricsSources } from './observe/metrics.js';
 
 export interface ReloadOutcome {
   readonly ok: boolean;
@@ -155,5 +156,15 @@ export async function startPortplex(initial: RulesConfig, log: Logger, opts: Sta
       health.stop();
       await Promise.all([...listeners.map((l) => closeServer(l.server)), ...demos.map((d) => closeServer(d.server))]);
     },
+  };
+}
+
+/** What the metrics read at scrape time, always from the rules now running. */
+export function metricsSources(p: RunningPortplex): MetricsSources {
+  return {
+    backends: () => p.snapshot(),
+    openByListener: () => p.openByListener(),
+    limitRefusals: () => p.runtime().limits.refused,
+    denials: () => p.runtime().denials,
   };
 }

@@ -123,7 +123,8 @@ export class ClusterController implements Controller {
   }
 
   workers(): WorkerStatus {
-    const listening = [...this.slots].filter((s) => s.worker.isConnected() && s.appliedSeq === this.seq).length;
+    // A worker serving older rules while a reload is in flight still serves: readiness must not flap.
+    const listening = [...this.slots].filter((s) => s.worker.isConnected() && s.appliedSeq > 0).length;
     return { wanted: this.opts.count, listening, restarts: this.restarts };
   }
 

@@ -1,8 +1,8 @@
 /** portplex in the supervisor's own process (`--workers 0`): no IPC, privileges dropped after binding. */
-import { startPortplex, type RunningPortplex } from '../app.js';
+import { metricsSources, startPortplex, type RunningPortplex } from '../app.js';
 import type { RulesText } from '../config/load.js';
 import type { RulesConfig } from '../config/types.js';
-import type { ConnectionObserver } from '../observe/connection-record.js';
+import type { PortplexMetrics } from '../observe/metrics.js';
 import type { Logger } from '../observe/logger.js';
 import type { ApplyOutcome, Controller, WorkerStatus } from './controller.js';
 import type { DropPlan } from './messages.js';
@@ -15,7 +15,7 @@ export class InProcessController implements Controller {
   constructor(
     private readonly log: Logger,
     private readonly drop: DropPlan | undefined,
-    private readonly observer?: ConnectionObserver,
+    private readonly metrics: PortplexMetrics,
   ) {}
 
   get portplex(): RunningPortplex | undefined {
@@ -23,7 +23,8 @@ export class InProcessController implements Controller {
   }
 
   async start(_texts: readonly RulesText[], rules: RulesConfig): Promise<void> {
-    this.running = await startPortplex(rules, this.log, this.observer ? { observer: this.observer } : {});
+    this.running = await startPortplex(rules, this.log, { observer: this.metrics });
+    this.metrics.setSources(metricsSources(this.running));
     if (this.drop !== undefined) {
       try {
         dropPrivileges(this.drop);
@@ -53,6 +54,7 @@ export class InProcessController implements Controller {
   }
 
   workers(): WorkerStatus {
-    return { wanted: 0, listening: this.running === undefined ? 0 : 1, restarts: 0 };
+    // The one process does the work of the one worker.
+    return { wanted: 1, listening: this.running === undefined ? 0 : 1, restarts: 0 };
   }
 }

@@ -7,6 +7,10 @@ import { ERROR_CODES, PortplexError, type ErrorCode } from '../errors.js';
 import { compileRulesTexts, formatIssues, formatWarnings, readRulesSource } from '../config/load.js';
 import { formatHostPort } from '../config/units.js';
 import { createLogger, type Logger } from '../observe/logger.js';
+import { collectWorkerMetrics } from '../admin/cluster-metrics.js';
+import type { AdminSource } from '../admin/server.js';
+import { PortplexMetrics } from '../observe/metrics.js';
+import { AdminHost } from './admin-host.js';
 import { ClusterController } from './cluster-primary.js';
 import type { Controller } from './controller.js';
 import { InProcessController } from './in-process.js';
@@ -45,10 +49,9 @@ export async function run(opts: RunOptions): Promise<number> {
   if (privileges.kind === 'ignore') log.info(privileges.message);
   const drop = privileges.kind === 'drop' ? privileges : undefined;
 
-  const controller: Controller =
-    opts.workers === 0
-      ? new InProcessController(log, drop)
-      : new ClusterController(
+  // Metrics live where the connections are: in this process, or in each worker (collected on scrape).
+  const local = opts.workers === 0 ? new PortplexMetrics() : undefined;
+  const cluster = opts.workers === 0 ? undefined : new ClusterController(
           {
             count: opts.workers,
             source: opts.rules,
@@ -61,6 +64,7 @@ export async function run(opts: RunOptions): Promise<number> {
           },
           log,
         );
+  const controller: Controller = cluster ?? new InProcessController(log, drop, local!);
   const supervisor = new Supervisor(controller, { source: opts.rules, graceMs: opts.graceMs, watch: opts.watch, debounceMs: 300, followLogLevel: opts.logLevel === undefined }, log, { texts: read.texts, rules });
   // Signals first: the listening ports answer before start() resolves, and a SIGTERM that comes
   // then must drain, not kill.
@@ -71,6 +75,27 @@ export async function run(opts: RunOptions): Promise<number> {
     const code = e instanceof PortplexError ? e.code : 'PORTPLEX_ERR_LISTEN';
     return fail(code, `${code}: ${(e as Error).message}`);
   }
+  const source: AdminSource = {
+    metrics: () => (cluster ? collectWorkerMetrics(cluster.liveWorkers, 1000) : Promise.resolve(local!.registry)),
+    state: () => ({
+      rules: supervisor.currentRules,
+      rulesSource: opts.rules,
+      rulesLoadedAt: supervisor.rulesLoadedAt,
+      reloads: supervisor.reloads,
+      workers: controller.workers(),
+      listenersBound: supervisor.isStarted && controller.workers().listening > 0,
+      draining: supervisor.isDraining,
+    }),
+  };
+  const admin = new AdminHost(source, log);
+  try {
+    await admin.apply(rules.admin);
+  } catch (e) {
+    supervisor.abort();
+    const code = e instanceof PortplexError ? e.code : 'PORTPLEX_ERR_LISTEN';
+    return fail(code, `${code}: admin endpoint: ${(e as Error).message}`);
+  }
+  supervisor.onReload((next) => admin.reapply(next.admin));
   announce(log, supervisor, opts, drop?.user);
   return -1;
 }

@@ -39,6 +39,7 @@ export class Supervisor {
   private draining = false;
   private started = false;
   private starting: Promise<void> | undefined;
+  private readonly reloadHooks: ((rules: RulesConfig) => Promise<void>)[] = [];
 
   constructor(
     private readonly controller: Controller,
@@ -89,6 +90,11 @@ export class Supervisor {
     }
   }
 
+  /** Called after each successful reload (the admin endpoint follows `admin:`). */
+  onReload(hook: (rules: RulesConfig) => Promise<void>): void {
+    this.reloadHooks.push(hook);
+  }
+
   /** Re-reads the rules and applies them if they compile; one reload at a time, in order. */
   reload(trigger: ReloadTrigger): Promise<boolean> {
     const run = this.queue.then(() => this.reloadNow(trigger));
@@ -121,6 +127,7 @@ export class Supervisor {
     if (this.opts.followLogLevel) this.log.level = loaded.rules.log.level;
     this.loadedAt = new Date();
     this.stats = { ...this.stats, ok: this.stats.ok + 1, lastAt: this.loadedAt, lastError: undefined };
+    for (const hook of this.reloadHooks) await hook(loaded.rules);
     this.log.info(
       { trigger, rules: loaded.rules.files, routes: loaded.rules.routes.length, listeners_added: outcome.added, listeners_removed: outcome.removed, workers: this.controller.workers().listening },
       'rules reloaded: new connections use them, established ones keep theirs',

@@ -4,7 +4,9 @@
  * is ended by node:cluster when the primary is gone. It never reads rule files itself: every worker runs exactly the
  * texts the primary checked.
  */
-import { startPortplex, type RunningPortplex } from '../app.js';
+import { metricsSources, startPortplex, type RunningPortplex } from '../app.js';
+import { answerMetricsRequests } from '../admin/cluster-metrics.js';
+import { PortplexMetrics } from '../observe/metrics.js';
 import { compileRulesTexts, formatIssues } from '../config/load.js';
 import { createLogger } from '../observe/logger.js';
 import { isPrimaryMessage, type PrimaryMessage, type WorkerMessage } from './messages.js';
@@ -13,6 +15,8 @@ import { dropPrivileges } from './privileges.js';
 const format = process.env['PORTPLEX_LOG_FORMAT'];
 const levelOverride = process.env['PORTPLEX_LOG_LEVEL'];
 const log = createLogger({ level: levelOverride ?? 'info', ...(format === undefined ? {} : { pretty: format === 'pretty' }) });
+const metrics = new PortplexMetrics();
+answerMetricsRequests(metrics.registry);
 let running: RunningPortplex | undefined;
 let draining = false;
 let graceMs = 30_000;
@@ -34,7 +38,8 @@ async function apply(m: Extract<PrimaryMessage, { type: 'portplex:rules' }>): Pr
   if (running === undefined) {
     // Binding happens in the primary (node:cluster), so privileges can go before any client arrives.
     if (m.drop !== undefined) dropPrivileges(m.drop);
-    running = await startPortplex(loaded.rules, log);
+    running = await startPortplex(loaded.rules, log, { observer: metrics });
+    metrics.setSources(metricsSources(running));
     send({ type: 'portplex:applied', seq: m.seq, ok: true, added: running.listeners.map((l) => l.config.name) });
     return;
   }
