@@ -37,41 +37,11 @@ export interface DeployRules {
   readonly adminListen: HostPort | undefined;
 }
 
-/**
- * Compiles a rule file shipped under deploy/ and fails the test with every issue (file:line:col).
- *
- * The `admin:` section is checked here rather than by the compiler: the admin endpoint (/healthz,
- * /readyz, /metrics) is being added to the rule compiler on another branch, and until it is,
- * compileRulesText rejects `admin:` as an unknown top-level key. The deploy files need that
- * section (probes, HEALTHCHECK), so its characters are blanked out — newlines kept, so every
- * other message keeps its line and column — the rest of the file is compiled as usual, and the
- * section itself must be exactly `{ listen: "host:port" }`. Once the compiler knows `admin:`,
- * the blanking goes and the whole file is compiled.
- */
+/** Compiles a rule file shipped under deploy/ and fails the test with every issue (file:line:col). */
 export function compileDeployRules(text: string, file: string): DeployRules {
-  const doc = parseDocument(text, { uniqueKeys: true });
-  assert.deepEqual(doc.errors, [], `${file}: YAML errors`);
-  let compiled = text;
-  let adminListen: HostPort | undefined;
-  if (isMap(doc.contents)) {
-    const pair = doc.contents.items.find((p) => isScalar(p.key) && p.key.value === 'admin');
-    if (pair !== undefined) {
-      const key = pair.key as { range: [number, number, number] };
-      const value = pair.value as { range?: [number, number, number] } | null;
-      const end = value?.range?.[1] ?? key.range[1];
-      compiled = text.slice(0, key.range[0]) + text.slice(key.range[0], end).replace(/[^\n]/g, ' ') + text.slice(end);
-      const admin = (pair.value as { toJSON(): unknown } | null)?.toJSON() as Record<string, unknown> | null;
-      assert.ok(admin !== null && typeof admin === 'object', `${file}: admin: must be a mapping`);
-      assert.deepEqual(Object.keys(admin), ['listen'], `${file}: admin: takes only listen`);
-      assert.equal(typeof admin.listen, 'string', `${file}: admin.listen must be a string`);
-      const hp = parseHostPort(admin.listen as string, { allowEmptyHost: false });
-      if (typeof hp === 'string') assert.fail(`${file}: admin.listen: ${hp}`);
-      adminListen = hp;
-    }
-  }
-  const loaded = compileRulesText(compiled, file);
+  const loaded = compileRulesText(text, file);
   if (!loaded.ok) assert.fail(`${file} does not compile:\n${formatIssues(loaded.code, loaded.issues)}`);
-  return { rules: loaded.rules, adminListen };
+  return { rules: loaded.rules, adminListen: loaded.rules.admin?.listen };
 }
 
 /** The value following `flag` in an argument list (`--workers 2`), or undefined. */
