@@ -10,13 +10,14 @@ import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { REPO_ROOT, freePort, makeTempDir, spawnBounded, withTimeout, type Spawned } from '../helpers/interop.js';
+import { REPO_ROOT, freePort, makeTempDir, requireTool, runTool, spawnBounded, withTimeout, type Spawned } from '../helpers/interop.js';
 import { longTransfer, namedEchoServer, whoServes, type Scope } from '../helpers/echo.js';
 import { ownerOf } from '../helpers/socket-owner.js';
 
 type T = Scope & Parameters<typeof makeTempDir>[0];
 
-const rulesText = (listen: number, to: string, ports: { a: number; b: number }): string =>
+const rulesText = (listen: number, to: string, ports: { a: number; b: number }, admin?: number): string =>
+  (admin === undefined ? '' : `admin: { listen: "127.0.0.1:${admin}" }\n`) +
   `listeners: ["127.0.0.1:${listen}"]\n` +
   `backends:\n  a: { servers: ["127.0.0.1:${ports.a}"] }\n  b: { servers: ["127.0.0.1:${ports.b}"] }\n` +
   `routes:\n  - name: http-to-${to}\n    when: { protocol: http }\n    to: ${to}\ndefault: a\n`;
@@ -25,6 +26,7 @@ interface Cluster {
   readonly px: Spawned;
   readonly dir: string;
   readonly listen: number;
+  readonly admin: number | undefined;
   readonly ports: { a: number; b: number };
   readonly backends: { a: Awaited<ReturnType<typeof namedEchoServer>>; b: Awaited<ReturnType<typeof namedEchoServer>> };
   /** JSON log lines of the primary and the workers. */
@@ -34,13 +36,14 @@ interface Cluster {
   waitForCount(msg: string, n: number, timeoutMs?: number): Promise<void>;
 }
 
-async function startCluster(t: T, workers: number): Promise<Cluster> {
+async function startCluster(t: T, workers: number, withAdmin = false): Promise<Cluster> {
   const a = await namedEchoServer(t, 'a');
   const b = await namedEchoServer(t, 'b');
   const ports = { a: a.port, b: b.port };
   const dir = makeTempDir(t, 'portplex-workers-');
   const listen = await freePort();
-  writeFileSync(join(dir, '10-main.yaml'), rulesText(listen, 'a', ports));
+  const admin = withAdmin ? await freePort() : undefined;
+  writeFileSync(join(dir, '10-main.yaml'), rulesText(listen, 'a', ports, admin));
   const px = spawnBounded(t, process.execPath, [join(REPO_ROOT, 'dist/src/cli.js'), 'run', '--rules', dir, '--workers', String(workers), '--allow-root', '--log-format', 'json'], {
     name: 'portplex',
     lifetimeMs: 120_000,
@@ -57,6 +60,7 @@ async function startCluster(t: T, workers: number): Promise<Cluster> {
     px,
     dir,
     listen,
+    admin,
     ports,
     backends: { a, b },
     lines,
@@ -155,8 +159,10 @@ it('reload under load: three rule changes (file edits, a broken file, SIGHUP) wh
   assert.equal(exit.code, 0);
 });
 
-it('a worker killed is replaced; a transfer on the other worker runs on across three reloads and the restart, byte-exact', async (t) => {
-  const c = await startCluster(t, 2);
+it('a worker killed is replaced; a transfer on the other worker runs on across three reloads and the restart, byte-exact; curl /metrics counts it and the status page shows routes and server health', async (t) => {
+  const curl = requireTool(t, 'curl');
+  if (curl === undefined) return;
+  const c = await startCluster(t, 2, true);
   const file = join(c.dir, '10-main.yaml');
   await c.waitForCount('worker started', 2);
   let stopTransfer: () => void = () => undefined;
@@ -175,7 +181,7 @@ it('a worker killed is replaced; a transfer on the other worker runs on across t
       assert.equal(c.workerPids().length, 2);
       assert.ok(!c.workerPids().includes(victim));
     }
-    writeFileSync(file, rulesText(c.listen, to, c.ports));
+    writeFileSync(file, rulesText(c.listen, to, c.ports, c.admin));
     await c.waitForCount('rules reloaded: new connections use them, established ones keep theirs', i + 1);
     // Round robin across both workers: each of several connections follows the new rules.
     for (let k = 0; k < 4; k++) assert.equal(await whoServes(c.listen), to, `reload ${i + 1}, connection ${k + 1}`);
@@ -187,6 +193,28 @@ it('a worker killed is replaced; a transfer on the other worker runs on across t
   assert.equal(r.echoed, r.sent, 'byte-exact across three reloads and a worker restart');
   const died = c.lines().find((l) => l.msg === 'worker died: starting a new one')!;
   assert.equal(died.signal, 'SIGKILL');
+
+  // curl /metrics: the transfer's bytes, both ways, under the route and backend that carried it,
+  // from the worker that survived (the killed worker's own counts went with it).
+  const metrics = await runTool(t, curl, ['-sS', '--max-time', '10', `http://127.0.0.1:${c.admin}/metrics`]);
+  assert.equal(metrics.code, 0, metrics.stderr);
+  const series = (name: string, labels: string): number => {
+    const m = new RegExp(`^${name}\\{${labels}\\} (\\d+)$`, 'm').exec(metrics.stdout);
+    assert.ok(m, `${name}{${labels}} in:\n${metrics.stdout.slice(0, 3000)}`);
+    return Number(m[1]);
+  };
+  const route = 'listener="127.0.0.1:' + c.listen + '",route="http-to-a",backend="a"';
+  assert.ok(series('portplex_bytes_total', `${route},direction="from_client"`) >= r.sentBytes);
+  assert.ok(series('portplex_bytes_total', `${route},direction="to_client"`) >= r.bytes);
+  assert.ok(series('portplex_connections_closed_total', `${route},outcome="done"`) >= 1);
+  assert.equal(series('portplex_rule_reloads_total', 'result="ok"'), 3);
+  assert.match(metrics.stdout, /^portplex_worker_restarts_total 1$/m);
+  assert.equal(series('portplex_server_up', 'backend="a",server="127.0.0.1:' + c.ports.a + '",backup="false"'), 1);
+  const ready = await runTool(t, curl, ['-sS', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${c.admin}/readyz`]);
+  assert.equal(ready.stdout, '200');
+  // The status page: the routes now running with their hits, the backends and their servers' health.
+  const page = await runTool(t, curl, ['-sS', '--max-time', '10', `http://127.0.0.1:${c.admin}/`]);
+  for (const text of ['http-to-b', `127.0.0.1:${c.ports.a}`, `127.0.0.1:${c.ports.b}`, 'up in 2 of 2 workers']) assert.ok(page.stdout.includes(text), `the status page shows ${text}`);
   c.px.child.kill('SIGTERM');
   assert.equal((await withTimeout(c.px.exited, 15_000, 'portplex to exit')).code, 0);
 });
