@@ -29,19 +29,20 @@ export async function namedEchoServer(t: Scope, name: string): Promise<{ port: n
   return { port: (s.address() as AddressInfo).port, open: () => [...held] };
 }
 
-/** Which backend a new HTTP-looking connection reaches. */
+/** Which backend a new HTTP-looking connection reaches (closed cleanly: a reset would log client-error). */
 export async function whoServes(port: number): Promise<string> {
-  const c = connect({ port, host: '127.0.0.1' });
+  const c = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
   c.on('error', () => undefined);
   await once(c, 'connect');
-  c.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
-  let acc = '';
-  for await (const d of c) {
-    acc += (d as Buffer).toString('latin1');
-    if (acc.includes('\n')) break;
-  }
-  c.destroy();
-  return acc.split('\n')[0]!;
+  const parts: Buffer[] = [];
+  c.on('data', (d: Buffer) => parts.push(d));
+  c.on('end', () => c.end());
+  const closed = once(c, 'close');
+  c.end('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+  await closed;
+  const got = Buffer.concat(parts).toString('latin1');
+  if (!got.includes('\n')) throw new Error(`no answer (ECONNRESET or premature close): ${JSON.stringify(got)}`);
+  return got.split('\n')[0]!;
 }
 
 /**
