@@ -6,7 +6,7 @@ export const ERROR_CODES = {
   PORTPLEX_ERR_RULES_READ: 'The rule file could not be read: check the path and its permissions.',
   PORTPLEX_ERR_RULES_YAML: 'The rule file is not valid YAML: fix the syntax at the line and column given.',
   PORTPLEX_ERR_RULES_INVALID: 'The rule file is valid YAML but breaks a rule: fix the key at the line and column given.',
-  PORTPLEX_ERR_LISTEN: 'A listener could not bind: the port is in use or needs privileges (use a port above 1023 or grant CAP_NET_BIND_SERVICE).',
+  PORTPLEX_ERR_LISTEN: 'A listener (or the admin endpoint) could not bind: the port is in use or needs privileges (use a port above 1023 or grant CAP_NET_BIND_SERVICE).',
   PORTPLEX_ERR_BACKEND_UNREACHABLE: 'No server of the chosen backend accepted the connection: check that it runs and listens on the configured address.',
   PORTPLEX_ERR_NO_ROUTE: 'No route matched and the rule file has no default backend: add `default:` or a catch-all route.',
   PORTPLEX_ERR_PROXY_UNTRUSTED: 'A PROXY header came from a peer outside proxy_protocol.trusted (or a `required` listener was reached directly): add the load balancer\'s addresses to trusted, or stop sending the header.',
