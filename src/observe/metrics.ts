@@ -80,7 +80,7 @@ export class PortplexMetrics implements ConnectionObserver {
     });
     this.decision = new Histogram({
       name: METRIC.decisionSeconds,
-      help: 'Time from the first inspected byte to the route decision, in seconds, for connections that reached one.',
+      help: 'Time from the accept to the route decision (inbound PROXY header and inspection), in seconds, for connections that reached one.',
       labelNames: ['listener'],
       buckets: DECISION_BUCKETS,
       aggregator: 'sum',
