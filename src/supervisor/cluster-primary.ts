@@ -80,13 +80,13 @@ export class ClusterController implements Controller {
 
   async reload(texts: readonly RulesText[], _rules: RulesConfig): Promise<ApplyOutcome> {
     const previous = this.texts;
+    // Set first: a worker that starts while this reload is under way must get the new rules too.
+    this.texts = texts;
     const outcome = await this.applyEverywhere(texts);
-    if (outcome.ok) {
-      this.texts = texts;
-      return outcome;
-    }
+    if (outcome.ok) return outcome;
     // Some worker could not take the new rules: put every worker back on the running ones, so
     // they all serve the same rules (re-applying unchanged rules changes nothing).
+    this.texts = previous;
     await this.applyEverywhere(previous);
     return outcome;
   }

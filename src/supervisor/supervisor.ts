@@ -103,7 +103,9 @@ export class Supervisor {
   }
 
   private async reloadNow(trigger: ReloadTrigger): Promise<boolean> {
-    if (this.draining) return false;
+    // A SIGHUP during start-up reloads once the start is done (or does nothing if it failed).
+    await this.starting?.catch(() => undefined);
+    if (this.draining || !this.started) return false;
     const read = readRulesSource(this.opts.source);
     if (read.ok && trigger === 'file change' && sameTexts(read.texts, this.texts)) return true; // a save that changed nothing
     const loaded = read.ok ? compileRulesTexts(read.texts, this.opts.source) : read;
