@@ -112,16 +112,25 @@ function startOne(cfg: DemoServiceConfig, secure: () => SecureContext): Promise<
   });
 }
 
+let demoContext: SecureContext | undefined;
+
+/**
+ * Reads the demo certificate, once. A worker calls this before it drops privileges: the files
+ * may be readable only by the user that started portplex.
+ */
+export function loadDemoCertificate(configs: readonly DemoServiceConfig[]): void {
+  if (demoContext !== undefined || !configs.some((c) => c.kind === 'https')) return;
+  try {
+    demoContext = createSecureContext({ cert: readFileSync(DEMO_CERT_DIR + 'demo-cert.pem'), key: readFileSync(DEMO_CERT_DIR + 'demo-key.pem') });
+  } catch (e) {
+    throw new PortplexError('PORTPLEX_ERR_DEMO', `cannot load the demo certificate from ${DEMO_CERT_DIR}: ${(e as Error).message}`);
+  }
+}
+
 export async function startDemoServices(configs: readonly DemoServiceConfig[]): Promise<RunningDemo[]> {
   // Loaded up front: an unreadable key must stop startup with a clear error, not crash a connection later.
-  let ctx: SecureContext | undefined;
-  if (configs.some((c) => c.kind === 'https')) {
-    try {
-      ctx = createSecureContext({ cert: readFileSync(DEMO_CERT_DIR + 'demo-cert.pem'), key: readFileSync(DEMO_CERT_DIR + 'demo-key.pem') });
-    } catch (e) {
-      throw new PortplexError('PORTPLEX_ERR_DEMO', `cannot load the demo certificate from ${DEMO_CERT_DIR}: ${(e as Error).message}`);
-    }
-  }
+  loadDemoCertificate(configs);
+  const ctx = demoContext;
   const secure = (): SecureContext => ctx!;
   const running: RunningDemo[] = [];
   try {

@@ -73,7 +73,7 @@ export class ClusterController implements Controller {
     const failed = results.find((r) => !r.ok);
     if (failed !== undefined) {
       this.abort();
-      throw new PortplexError('PORTPLEX_ERR_LISTEN', failed.error ?? 'a worker could not start');
+      throw new PortplexError(failed.code ?? 'PORTPLEX_ERR_LISTEN', failed.error ?? 'a worker could not start');
     }
     cluster.on('exit', (worker, code, signal) => this.exited(worker, code, signal));
   }
@@ -181,7 +181,7 @@ export class ClusterController implements Controller {
         resolve: (m) => {
           clearTimeout(timer);
           if (m.ok) slot.appliedSeq = seq;
-          resolve({ ok: m.ok, ...(m.error !== undefined ? { error: m.error } : {}), ...(m.added ? { added: m.added } : {}), ...(m.removed ? { removed: m.removed } : {}) });
+          resolve({ ok: m.ok, ...(m.error !== undefined ? { error: m.error } : {}), ...(m.code !== undefined ? { code: m.code } : {}), ...(m.added ? { added: m.added } : {}), ...(m.removed ? { removed: m.removed } : {}) });
         },
       });
       this.send(slot.worker, { type: 'portplex:rules', seq, source: this.opts.source, texts, drop: this.opts.drop, graceMs: this.opts.graceMs });

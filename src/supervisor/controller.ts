@@ -5,6 +5,7 @@
  */
 import type { RulesText } from '../config/load.js';
 import type { RulesConfig } from '../config/types.js';
+import type { ErrorCode } from '../errors.js';
 
 export interface WorkerStatus {
   /** Worker processes wanted (0: everything runs in the supervisor's own process, counted as 1). */
@@ -18,6 +19,8 @@ export interface WorkerStatus {
 export interface ApplyOutcome {
   readonly ok: boolean;
   readonly error?: string;
+  /** The error's PORTPLEX_ERR_ code, when it has one. */
+  readonly code?: ErrorCode;
   /** Listener names opened, closed and kept by a reload (as one worker reported them). */
   readonly added?: readonly string[];
   readonly removed?: readonly string[];

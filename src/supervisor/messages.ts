@@ -4,6 +4,7 @@
  * messages) pass by untouched.
  */
 import type { RulesText } from '../config/load.js';
+import type { ErrorCode } from '../errors.js';
 import type { PrivilegePlan } from './privileges.js';
 
 export type DropPlan = Extract<PrivilegePlan, { kind: 'drop' }>;
@@ -24,6 +25,8 @@ export type WorkerMessage =
       readonly seq: number;
       readonly ok: boolean;
       readonly error?: string;
+      /** The error's PORTPLEX_ERR_ code, when it has one. */
+      readonly code?: ErrorCode;
       readonly added?: readonly string[];
       readonly removed?: readonly string[];
     }

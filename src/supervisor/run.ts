@@ -30,9 +30,10 @@ export interface RunOptions {
   readonly watch: boolean;
 }
 
-const fail = (code: ErrorCode, message: string): number => {
+/** Exit 2 for rules that cannot run (bad file, root refused), 1 for a failure while starting. */
+const fail = (code: ErrorCode, message: string, exitCode: 1 | 2 = 2): number => {
   process.stderr.write(`${message}\n${code}: ${ERROR_CODES[code]}\n`);
-  return code === 'PORTPLEX_ERR_LISTEN' ? 1 : 2;
+  return exitCode;
 };
 
 export async function run(opts: RunOptions): Promise<number> {
@@ -73,7 +74,7 @@ export async function run(opts: RunOptions): Promise<number> {
     await supervisor.start();
   } catch (e) {
     const code = e instanceof PortplexError ? e.code : 'PORTPLEX_ERR_LISTEN';
-    return fail(code, `${code}: ${(e as Error).message}`);
+    return fail(code, `${code}: ${(e as Error).message}`, 1);
   }
   const source: AdminSource = {
     metrics: () => (cluster ? collectWorkerMetrics(cluster.liveWorkers, 1000) : Promise.resolve(local!.registry)),
@@ -93,7 +94,7 @@ export async function run(opts: RunOptions): Promise<number> {
   } catch (e) {
     supervisor.abort();
     const code = e instanceof PortplexError ? e.code : 'PORTPLEX_ERR_LISTEN';
-    return fail(code, `${code}: admin endpoint: ${(e as Error).message}`);
+    return fail(code, `${code}: admin endpoint: ${(e as Error).message}`, 1);
   }
   supervisor.onReload((next) => admin.reapply(next.admin));
   announce(log, supervisor, opts, drop?.user);

@@ -11,6 +11,8 @@ import { compileRulesTexts, formatIssues } from '../config/load.js';
 import { createLogger } from '../observe/logger.js';
 import { isPrimaryMessage, type PrimaryMessage, type WorkerMessage } from './messages.js';
 import { dropPrivileges } from './privileges.js';
+import { loadDemoCertificate } from '../demo/services.js';
+import { PortplexError } from '../errors.js';
 
 const format = process.env['PORTPLEX_LOG_FORMAT'];
 const levelOverride = process.env['PORTPLEX_LOG_LEVEL'];
@@ -36,7 +38,9 @@ async function apply(m: Extract<PrimaryMessage, { type: 'portplex:rules' }>): Pr
   }
   if (levelOverride === undefined) log.level = loaded.rules.log.level;
   if (running === undefined) {
-    // Binding happens in the primary (node:cluster), so privileges can go before any client arrives.
+    // Binding happens in the primary (node:cluster), so privileges can go before any client
+    // arrives; what must be read with the starting user's rights is read first.
+    loadDemoCertificate(loaded.rules.demo);
     if (m.drop !== undefined) dropPrivileges(m.drop);
     running = await startPortplex(loaded.rules, log, { observer: metrics });
     metrics.setSources(metricsSources(running));
@@ -66,7 +70,7 @@ process.on('message', (m: unknown) => {
   }
   queue = queue.then(() =>
     apply(m).catch((e: unknown) => {
-      send({ type: 'portplex:applied', seq: m.seq, ok: false, error: (e as Error).message });
+      send({ type: 'portplex:applied', seq: m.seq, ok: false, error: (e as Error).message, ...(e instanceof PortplexError ? { code: e.code } : {}) });
       // A worker that could not start at all has nothing to serve.
       if (running === undefined) setTimeout(() => process.exit(1), 50);
     }),
