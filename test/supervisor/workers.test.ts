@@ -152,6 +152,8 @@ it('reload under load: three rule changes (file edits, a broken file, SIGHUP) wh
     assert.equal(r.bytes, r.sentBytes, 'every byte came back');
     assert.equal(r.echoed, r.sent, 'the echo is byte-exact');
   }
+  const transferred = await Promise.all(transfers.map((x) => x.done));
+  t.diagnostic(`${results.reduce((n, r) => n + r.ok, 0)} short connections and ${transferred.map((r) => `${(r.bytes / 1048576).toFixed(1)} MiB`).join(' + ')} of long transfers across the reloads`);
   const closes = c.lines().filter((l) => l.msg === 'connection closed');
   assert.deepEqual(closes.filter((l) => l.reason !== 'done').map((l) => `${l.route}: ${l.reason}`), [], 'connections that did not end normally');
   c.px.child.kill('SIGTERM');
