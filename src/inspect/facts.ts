@@ -23,6 +23,12 @@ export class Facts {
 
   constructor(private readonly maxBytes: number) {}
 
+  /** Forgets the bytes and every parse (the connection was routed and its facts were summarised). */
+  clear(): void {
+    this.bytes = EMPTY;
+    this.slots.clear();
+  }
+
   /** Called by the inspector each time the accumulated bytes grow. */
   update(bytes: Uint8Array): void {
     this.bytes = bytes;

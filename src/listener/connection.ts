@@ -69,6 +69,9 @@ export class Connection implements MatchContext {
   private clientAdmitted = false;
   private countedInspecting = false;
   private heldInspectBytes = 0;
+  /** Once spliced: how many bytes were peeked, and the client facts the close line reports. */
+  private peekedLength: number | undefined;
+  private clientSummary: ClientSummary | undefined;
 
   constructor(
     private readonly socket: Socket,
@@ -423,6 +426,7 @@ export class Connection implements MatchContext {
     s.removeListener('close', this.onEarlyClose);
     this.phase = 'splice';
     this.backend = backend;
+    this.settle();
     splice(s, backend, head, { idleMs: this.rt.idleMs, ...(guard ? { guard } : {}) }, (reason, detail) => this.finish(reason, detail));
   }
 
@@ -462,9 +466,34 @@ export class Connection implements MatchContext {
       bytesFromClient: this.socket.bytesRead,
       bytesToClient: this.socket.bytesWritten,
       decideMs: this.decideMs,
-      peeked: this.peek.length,
+      peeked: this.peekedLength ?? this.peek.length,
     });
     this.log(reason, detail);
+  }
+
+  /**
+   * A spliced connection may live for hours: keep only what its close line needs, and let the
+   * peeked bytes and the parsed hello or request go (a third of a held connection's memory).
+   */
+  private settle(): void {
+    this.peekedLength = this.peek.length;
+    // Summarised only if a close line can be written at all (warn is the highest close level).
+    if (this.rt.log.isLevelEnabled('warn')) this.clientSummary = this.summarizeClient();
+    this.peek = new PeekBuffer();
+    this.facts.clear();
+  }
+
+  /** The client facts of the close line (escaped: client text). */
+  private summarizeClient(): ClientSummary {
+    const hello = this.facts.clientHello();
+    const http = this.facts.httpHead();
+    return {
+      sni: hello?.sni,
+      alpn: hello && hello.alpn.length > 0 ? hello.alpn.map((a) => escapeClientText(a)) : undefined,
+      tls_version: hello ? tlsVersionName(hello.version) : undefined,
+      http_host: escapeClientText(http?.host),
+      ...this.captures(),
+    };
   }
 
   /** What the first message named, for protocols whose routes can match on it (escaped: client text). */
@@ -488,8 +517,7 @@ export class Connection implements MatchContext {
     // A peer gone before its address could be read (reset right after the handshake) is noise.
     const level = reason === 'limit' || this.peerAddress === '' ? 'debug' : WARN_REASONS.has(reason) ? 'warn' : 'info';
     if (!log.isLevelEnabled(level)) return;
-    const hello = this.facts.clientHello();
-    const http = this.facts.httpHead();
+    const client = this.clientSummary ?? this.summarizeClient();
     const ms = (v: number | undefined): number | undefined => (v === undefined ? undefined : Math.round(v * 100) / 100);
     const inbound = this.inbound;
     log[level](
@@ -503,13 +531,9 @@ export class Connection implements MatchContext {
         backend: this.backendName,
         server: this.serverAddress,
         target: this.tunnelTarget === undefined ? undefined : escapeClientText(this.tunnelTarget),
-        sni: hello?.sni,
-        alpn: hello && hello.alpn.length > 0 ? hello.alpn.map((a) => escapeClientText(a)) : undefined,
-        tls_version: hello ? tlsVersionName(hello.version) : undefined,
-        http_host: escapeClientText(http?.host),
-        ...this.captures(),
+        ...client,
         unique_id: this.uniqueId?.toString('hex'),
-        peeked: this.peek.length,
+        peeked: this.peekedLength ?? this.peek.length,
         bytes: { from_client: this.socket.bytesRead, to_client: this.socket.bytesWritten },
         ms: { decide: ms(this.decideMs), connect: ms(this.connectMs), total: ms(performance.now() - this.started) },
         reason,
@@ -522,5 +546,7 @@ export class Connection implements MatchContext {
 }
 
 const EMPTY = Buffer.alloc(0);
+
+type ClientSummary = Readonly<Record<string, unknown>>;
 const tunnelReason = (status: number): string => (status >= 500 ? 'tunnel-failed' : 'tunnel-denied');
 const WARN_REASONS = new Set(['backend-unreachable', 'no-route', 'proxy-header-error', 'proxy-refused', 'tunnel-denied', 'tunnel-failed', 'no-sni']);

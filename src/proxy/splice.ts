@@ -29,6 +29,11 @@ export function splice(client: Socket, backend: Socket, head: Buffer | undefined
   let reason: CloseReason | undefined;
   let detail: string | undefined;
   let open = 2;
+  // One idle timer per connection, re-armed lazily: a chunk only stamps `lastActive` (no timer
+  // refresh per chunk and per socket, as socket.setTimeout on both sides would do four times per
+  // forwarded chunk), and the timer, when it fires, sleeps again for whatever is left.
+  let lastActive = performance.now();
+  let idleTimer: NodeJS.Timeout | undefined;
   const fail = (r: CloseReason, d?: string): void => {
     if (reason === undefined) {
       reason = r;
@@ -38,8 +43,16 @@ export function splice(client: Socket, backend: Socket, head: Buffer | undefined
     backend.destroy();
   };
   const onClose = (): void => {
-    if (--open === 0) done(reason ?? 'done', detail);
+    if (--open > 0) return;
+    clearTimeout(idleTimer);
+    done(reason ?? 'done', detail);
   };
+  const checkIdle = (): void => {
+    const quiet = performance.now() - lastActive;
+    if (quiet >= opts.idleMs) fail('idle-timeout');
+    else idleTimer = setTimeout(checkIdle, opts.idleMs - quiet);
+  };
+  idleTimer = setTimeout(checkIdle, opts.idleMs);
   client.on('error', (e: NodeJS.ErrnoException) => {
     // A client that already sent its FIN and then resets (it closed while the backend's last
     // bytes, e.g. a TLS close_notify, were in flight) ended normally as far as it is concerned.
@@ -54,14 +67,28 @@ export function splice(client: Socket, backend: Socket, head: Buffer | undefined
   });
   client.once('close', onClose);
   backend.once('close', onClose);
-  const onIdle = (): void => fail('idle-timeout');
-  client.setTimeout(opts.idleMs, onIdle);
-  backend.setTimeout(opts.idleMs, onIdle);
+
+  /**
+   * src -> dst with backpressure and half-close: what stream.pipe does for two sockets, without
+   * its unpipe bookkeeping (eight closures and listeners per direction); errors and closes are
+   * handled above for both sockets at once.
+   */
+  const forward = (src: Socket, dst: Socket): void => {
+    src.on('data', (chunk: Buffer) => {
+      lastActive = performance.now();
+      if (!dst.write(chunk)) src.pause();
+    });
+    dst.on('drain', () => src.resume());
+    // A FIN is passed on after the bytes before it; the other direction keeps flowing. A client
+    // may have sent its FIN during inspection, before this pipe existed.
+    if (src.readableEnded) dst.end();
+    else src.on('end', () => dst.end());
+  };
 
   if (head !== undefined && head.length > 0) backend.write(head);
-  backend.pipe(client);
+  forward(backend, client);
   if (opts.guard === undefined) {
-    client.pipe(backend);
+    forward(client, backend);
     client.resume();
     return;
   }
@@ -72,10 +99,11 @@ export function splice(client: Socket, backend: Socket, head: Buffer | undefined
     client.removeListener('end', onGuardEnd);
     client.pause();
     if (held.length > 0) backend.write(held);
-    client.pipe(backend);
+    forward(client, backend);
     client.resume();
   };
   const onGuardData = (chunk: Buffer): void => {
+    lastActive = performance.now();
     held = held.length === 0 ? chunk : Buffer.concat([held, chunk]);
     const v = guard.check(held);
     if (v === 'ok') release();
