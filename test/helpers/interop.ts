@@ -39,6 +39,7 @@ export const DEBIAN_PACKAGES: Readonly<Record<string, string>> = {
   ssh: 'openssh-client',
   'ssh-keygen': 'openssh-client',
   sshd: 'openssh-server',
+  wrk: 'wrk', // npm run bench and its CI smoke test (test/bench/)
 };
 
 /** sbin directories are often missing from a non-root PATH, but nginx, haproxy and sshd live there. */

@@ -1,6 +1,6 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { planPrivileges, primaryGroupOf } from '../../src/supervisor/privileges.js';
@@ -14,8 +14,9 @@ it('root without a user is refused unless --allow-root; a user is dropped to; no
   assert.equal(planPrivileges('no-such-user-here', undefined, { allowRoot: false, uid: 0 }).kind, 'refuse');
 });
 
-it('the primary group comes from the passwd file', () => {
+it('the primary group comes from the passwd file', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'portplex-passwd-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
   const f = join(dir, 'passwd');
   writeFileSync(f, 'root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\nodd:x:5:notanumber::/:/bin/sh\n');
   assert.equal(primaryGroupOf('nobody', f), 65534);
