@@ -52,6 +52,12 @@ export const PEEKED_BUCKETS = [0, 16, 64, 256, 512, 1024, 2048, 4096, 8192, 1638
 /** What a label says when the connection had no route or no backend (refused, no-route, tunnels). */
 const NONE = '';
 
+interface PendingCounts {
+  readonly outcomes: Map<string, number>;
+  fromClient: number;
+  toClient: number;
+}
+
 export class PortplexMetrics implements ConnectionObserver {
   readonly registry: Registry;
   private sources: MetricsSources | undefined;
@@ -59,6 +65,13 @@ export class PortplexMetrics implements ConnectionObserver {
   private readonly bytes: Counter<'listener' | 'route' | 'backend' | 'direction'>;
   private readonly decision: Histogram<'listener'>;
   private readonly peeked: Histogram<'listener'>;
+  /**
+   * Closed-connection counts not yet handed to prom-client, by listener/route/backend. Updating a
+   * prom-client counter hashes its labels on every call; here a connection costs three Map lookups
+   * and additions, and the counters are brought up to date when they are collected (a scrape).
+   * The map is bounded by the rule file (its keys are config names and close reasons).
+   */
+  private readonly pending = new Map<string, Map<string, Map<string, PendingCounts>>>();
 
   constructor() {
     // Never the global registry: two instances (tests, several in one process) must not collide on names.
@@ -70,6 +83,7 @@ export class PortplexMetrics implements ConnectionObserver {
       labelNames: ['listener', 'route', 'backend', 'outcome'],
       aggregator: 'sum',
       registers,
+      collect: () => this.flush(),
     });
     this.bytes = new Counter({
       name: METRIC.bytes,
@@ -77,6 +91,7 @@ export class PortplexMetrics implements ConnectionObserver {
       labelNames: ['listener', 'route', 'backend', 'direction'],
       aggregator: 'sum',
       registers,
+      collect: () => this.flush(),
     });
     this.decision = new Histogram({
       name: METRIC.decisionSeconds,
@@ -98,14 +113,35 @@ export class PortplexMetrics implements ConnectionObserver {
   }
 
   connectionClosed(r: ConnectionRecord): void {
+    let byRoute = this.pending.get(r.listener);
+    if (byRoute === undefined) this.pending.set(r.listener, (byRoute = new Map()));
     const route = r.route ?? NONE;
+    let byBackend = byRoute.get(route);
+    if (byBackend === undefined) byRoute.set(route, (byBackend = new Map()));
     const backend = r.backend ?? NONE;
-    this.closed.inc({ listener: r.listener, route, backend, outcome: r.reason });
-    if (r.bytesFromClient > 0) this.bytes.inc({ listener: r.listener, route, backend, direction: 'from_client' }, r.bytesFromClient);
-    if (r.bytesToClient > 0) this.bytes.inc({ listener: r.listener, route, backend, direction: 'to_client' }, r.bytesToClient);
+    let c = byBackend.get(backend);
+    if (c === undefined) byBackend.set(backend, (c = { outcomes: new Map(), fromClient: 0, toClient: 0 }));
+    c.outcomes.set(r.reason, (c.outcomes.get(r.reason) ?? 0) + 1);
+    c.fromClient += r.bytesFromClient;
+    c.toClient += r.bytesToClient;
     if (r.decideMs !== undefined) {
       this.decision.observe({ listener: r.listener }, r.decideMs / 1000);
       this.peeked.observe({ listener: r.listener }, r.peeked);
+    }
+  }
+
+  /** Moves the pending counts into the prom-client counters (before they are read). */
+  private flush(): void {
+    for (const [listener, byRoute] of this.pending) {
+      for (const [route, byBackend] of byRoute) {
+        for (const [backend, c] of byBackend) {
+          for (const [outcome, n] of c.outcomes) if (n > 0) this.closed.inc({ listener, route, backend, outcome }, n);
+          if (c.fromClient > 0) this.bytes.inc({ listener, route, backend, direction: 'from_client' }, c.fromClient);
+          if (c.toClient > 0) this.bytes.inc({ listener, route, backend, direction: 'to_client' }, c.toClient);
+          c.outcomes.clear();
+          c.fromClient = c.toClient = 0;
+        }
+      }
     }
   }
 
