@@ -93,13 +93,15 @@ test('npm run bench --quick: every connection routed and answered under load, ev
   assert.ok(report.machine.cores >= 1);
   assert.equal(readdirSync(out).filter((n) => /^\d{4}-\d\d-\d\dT.*\.json$/.test(n)).length, 1, 'a timestamped copy beside latest.json');
 
-  // Every figure is there, measured and positive (the derived "added TTFB" differences may be anything).
+  // Every figure is there and measured: rates, times and CPU positive; RSS per connection only
+  // finite, since with a few hundred connections a garbage collection between the two readings can
+  // make the difference negative (the derived "added TTFB" differences may be anything too).
   const want = ['conns-http', 'conns-tls', 'bulk-1', 'bulk-n', 'cpu-conns-http', 'cpu-conns-tls', 'cpu-bulk-1', 'cpu-bulk-n', 'ttfb-http-median', 'ttfb-http-p99', 'ttfb-tls-median', 'ttfb-tls-p99', 'ttfb-http-added-p99', 'ttfb-tls-added-p99', 'rss-per-conn'];
   for (const id of want) {
     const f = report.figures.find((x) => x.pairing === 'dual' && x.id === id);
     assert.ok(f, `figure ${id} missing`);
     if (f.derived) continue;
-    for (const who of ['portplex', 'haproxy'] as const) assert.ok(Number.isFinite(f[who]) && f[who]! > 0, `${id}: ${who} = ${f[who]}`);
+    for (const who of ['portplex', 'haproxy'] as const) assert.ok(Number.isFinite(f[who]) && (id.startsWith('rss') || f[who]! > 0), `${id}: ${who} = ${f[who]}`);
     if (!id.startsWith('rss') && !id.startsWith('cpu')) assert.ok(Number.isFinite(f.direct) && f.direct! > 0, `${id}: direct = ${f.direct}`);
   }
   const parser = report.figures.find((x) => x.id === 'parser');
