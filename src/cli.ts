@@ -2,7 +2,7 @@
 /** The command line. The only module that exits the process. */
 import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { formatIssues, formatWarnings, loadRulesFile } from './config/load.js';
+import { formatIssues, formatWarnings, loadRules } from './config/load.js';
 import { parseDuration } from './config/units.js';
 import { DEFAULT_TIMEOUT_MS, doctorExitCode, doctorSummary, formatDiagnosis, runDoctor } from './doctor/diagnose.js';
 import { ERROR_CODES } from './errors.js';
@@ -72,7 +72,7 @@ program
   .description('validate a rule file or directory: exits 0 when it is valid, 2 with file:line:col for every problem otherwise')
   .argument('<file>', 'rule file, or a directory of *.yaml files')
   .action((file: string) => {
-    const loaded = loadRulesFile(file);
+    const loaded = loadRules(file);
     if (!loaded.ok) {
       process.stderr.write(formatIssues(loaded.code, loaded.issues) + '\n');
       process.exit(2);
@@ -97,7 +97,7 @@ program
       process.stderr.write(`portplex doctor: --timeout "${opts.timeout}": expected a duration from 1ms to 10m (e.g. 2000, 2s, 500ms)\n`);
       process.exit(2);
     }
-    const loaded = loadRulesFile(opts.rules);
+    const loaded = loadRules(opts.rules);
     if (!loaded.ok) {
       process.stderr.write(formatIssues(loaded.code, loaded.issues) + '\n' + `${loaded.code}: ${ERROR_CODES[loaded.code]}\n`);
       process.exit(2);
@@ -129,7 +129,7 @@ program
   .option('--json', 'print the explanation as JSON')
   .addHelpText('after', '\nExamples:\n  portplex explain rules/portplex.yaml --sni demo.test --alpn h2,http/1.1\n  portplex explain rules.yaml --hex 5353482d322e302d\n  portplex explain rules.yaml --after 600   # a client that sent nothing for 600 ms')
   .action(async (file: string, opts: ExplainOptions) => {
-    const loaded = loadRulesFile(file);
+    const loaded = loadRules(file);
     if (!loaded.ok) {
       process.stderr.write(formatIssues(loaded.code, loaded.issues) + '\n');
       process.exit(2);

@@ -53,9 +53,6 @@ export function loadRules(source: string): LoadResult {
   return read.ok ? compileRulesTexts(read.texts, source) : read;
 }
 
-/** Kept for callers that always pass a single file. */
-export const loadRulesFile = loadRules;
-
 export function compileRulesText(text: string, file: string): LoadResult {
   return compileRulesTexts([{ file, text }], file);
 }

@@ -107,24 +107,24 @@ export class Supervisor {
     await this.starting?.catch(() => undefined);
     if (this.draining || !this.started) return false;
     const read = readRulesSource(this.opts.source);
-    if (read.ok && trigger === 'file change' && sameTexts(read.texts, this.texts)) return true; // a save that changed nothing
-    const loaded = read.ok ? compileRulesTexts(read.texts, this.opts.source) : read;
+    if (!read.ok) {
+      this.refused(trigger, formatIssues(read.code, read.issues), read.code);
+      return false;
+    }
+    if (trigger === 'file change' && sameTexts(read.texts, this.texts)) return true; // a save that changed nothing
+    // Whatever comes of them, these texts have been seen: a later event reports them again only if they change.
+    this.texts = read.texts;
+    const loaded = compileRulesTexts(read.texts, this.opts.source);
     if (!loaded.ok) {
-      const problems = formatIssues(loaded.code, loaded.issues);
-      this.refused(trigger, problems, loaded.code);
-      // The same broken texts are not reported again on the next event, only when they change.
-      if (read.ok) this.texts = read.texts;
+      this.refused(trigger, formatIssues(loaded.code, loaded.issues), loaded.code);
       return false;
     }
-    const texts = read.ok ? read.texts : [];
     if (loaded.rules.warnings.length > 0) this.log.warn({ warnings: formatWarnings(loaded.rules.warnings).split('\n') }, 'rule warnings');
-    const outcome = await this.controller.reload(texts, loaded.rules);
+    const outcome = await this.controller.reload(read.texts, loaded.rules);
     if (!outcome.ok) {
-      this.texts = texts;
-      this.refused(trigger, outcome.error ?? 'unknown error', 'PORTPLEX_ERR_LISTEN');
+      this.refused(trigger, outcome.error ?? 'unknown error', outcome.code ?? 'PORTPLEX_ERR_LISTEN');
       return false;
     }
-    this.texts = texts;
     this.rules = loaded.rules;
     if (this.opts.followLogLevel) this.log.level = loaded.rules.log.level;
     this.loadedAt = new Date();

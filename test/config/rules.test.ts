@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { compileRulesText, loadRulesFile } from '../../src/config/load.js';
+import { compileRulesText, loadRules } from '../../src/config/load.js';
 
 const RULES_DIR = fileURLToPath(new URL('../../../rules/', import.meta.url));
 
@@ -18,12 +18,12 @@ describe('shipped rule files', () => {
   it('there are rule files to check', () => assert.ok(files.length >= 5, files.join(', ')));
   for (const f of files) {
     it(`${f.slice(RULES_DIR.length)} loads and compiles`, () => {
-      const r = loadRulesFile(f);
+      const r = loadRules(f);
       assert.ok(r.ok, r.ok ? '' : r.issues.map((i) => `${i.line}:${i.col} ${i.message}`).join('\n'));
     });
   }
   it('the default rule file listens on 127.0.0.1:8443 and has demo backends for every backend', () => {
-    const r = loadRulesFile(`${RULES_DIR}portplex.yaml`);
+    const r = loadRules(`${RULES_DIR}portplex.yaml`);
     assert.ok(r.ok);
     assert.deepEqual(r.rules.listeners.map((l) => `${l.host}:${l.port}`), ['127.0.0.1:8443']);
     const demoAddrs = new Set(r.rules.demo.map((d) => `${d.listen.host}:${d.listen.port}`));

@@ -10,7 +10,7 @@ import { dirname, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Ajv, type ValidateFunction } from 'ajv';
 import { parse } from 'yaml';
-import { compileRulesText, loadRulesFile } from '../../src/config/load.js';
+import { compileRulesText, loadRules } from '../../src/config/load.js';
 import {
   DEMO_KEYS,
   DEMO_KINDS,
@@ -78,7 +78,7 @@ describe('rules/portplex.schema.json: the shipped rule files', () => {
       assert.ok(first, `${short}: the first line must be "# yaml-language-server: $schema=<path to portplex.schema.json>"`);
       assert.equal(resolve(dirname(f), first[1]!), resolve(SCHEMA_FILE), `${short}: $schema=${first[1]} is not ${relative(dirname(f), SCHEMA_FILE)}`);
       assert.deepEqual(schemaErrors(parse(text)), [], `${short} against the schema`);
-      const r = loadRulesFile(f);
+      const r = loadRules(f);
       assert.ok(r.ok, r.ok ? '' : r.issues.map((i) => `${i.line}:${i.col} ${i.message}`).join('\n'));
     });
   }

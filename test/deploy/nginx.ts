@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { runTool, type RunResult, type Scope } from '../helpers/interop.js';
+import { nginxMainConfig, runTool, type RunResult, type Scope } from '../helpers/interop.js';
 
 /**
  * `text` with each `from` replaced by its `to`, failing the test when one does not occur: a
@@ -26,25 +26,7 @@ export function substitute(text: string, pairs: readonly (readonly [string | Reg
 export function writeNginxConf(dir: string, server: string): string {
   writeFileSync(join(dir, 'server.conf'), server);
   const conf = join(dir, 'nginx.conf');
-  // As root, nginx's workers would run as nobody and could not read the temp dir (0700).
-  const asRoot = process.getuid?.() === 0;
-  writeFileSync(
-    conf,
-    `${asRoot ? 'user root;\n' : ''}worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log info;
-events { worker_connections 64; }
-http {
-  access_log ${dir}/access.log;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  include ${dir}/server.conf;
-}
-`,
-  );
+  writeFileSync(conf, nginxMainConfig(dir, `  include ${dir}/server.conf;\n`));
   return conf;
 }
 

@@ -10,14 +10,19 @@ export async function namedEcho(t: Scope, name: string): Promise<number> {
   return (await namedEchoServer(t, name)).port;
 }
 
-/** The same, also telling which connections are open now (their peer is a portplex process). */
-export async function namedEchoServer(t: Scope, name: string): Promise<{ port: number; open: () => Socket[] }> {
+/** A backend that only echoes. */
+export async function echoBackend(t: Scope): Promise<number> {
+  return (await namedEchoServer(t, undefined)).port;
+}
+
+/** The same, also telling which connections are open now (their peer is a portplex process); no name: a plain echo. */
+export async function namedEchoServer(t: Scope, name: string | undefined): Promise<{ port: number; open: () => Socket[] }> {
   const held = new Set<Socket>();
   const s = createServer({ allowHalfOpen: true }, (c) => {
     held.add(c);
     c.on('error', () => undefined);
     c.on('close', () => held.delete(c));
-    c.write(`${name}\n`);
+    if (name !== undefined) c.write(`${name}\n`);
     c.pipe(c);
   });
   s.listen(0, '127.0.0.1');

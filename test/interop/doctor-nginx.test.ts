@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { compileRulesText } from '../../src/config/load.js';
 import { runDoctor } from '../../src/doctor/diagnose.js';
 import {
+  nginxMainConfig,
   DEMO_CERT,
   DEMO_KEY,
   freePort,
@@ -53,25 +54,16 @@ async function startDoctorNginx(t: Scope, nginx: string): Promise<DoctorNginx> {
     const conf = join(dir, 'nginx.conf');
     writeFileSync(
       conf,
-      `# written by test/interop/doctor-nginx.test.ts
-${process.getuid?.() === 0 ? 'user root;\n' : ''}worker_processes 1;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log info;
-events { worker_connections 64; }
-http {
-  access_log ${dir}/access.log;
-  client_body_temp_path ${dir}/client_body;
-  proxy_temp_path ${dir}/proxy;
-  fastcgi_temp_path ${dir}/fastcgi;
-  uwsgi_temp_path ${dir}/uwsgi;
-  scgi_temp_path ${dir}/scgi;
-  default_type text/plain;
+      nginxMainConfig(
+        dir,
+        `  default_type text/plain;
   server { listen 127.0.0.1:${p.tlsProxy} ssl proxy_protocol; ${ssl} location / { return 200 "tls-proxy\\n"; } }
   server { listen 127.0.0.1:${p.tlsPlain} ssl; ${ssl} location / { return 200 "tls-plain\\n"; } }
   server { listen 127.0.0.1:${p.httpProxy} proxy_protocol; location / { return 200 "http-proxy\\n"; } }
   server { listen 127.0.0.1:${p.httpPlain}; location / { return 200 "http-plain\\n"; } }
-}
 `,
+        '# written by test/interop/doctor-nginx.test.ts\n',
+      ),
     );
     const proc = spawnBounded(t, nginx, ['-e', join(dir, 'error.log'), '-p', dir + '/', '-c', conf, '-g', 'daemon off;'], { name: 'nginx', lifetimeMs: 30_000 });
     try {

@@ -3,26 +3,10 @@ import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
-import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { REPO_ROOT, freePort, makeTempDir, spawnBounded, waitForPort, withTimeout } from '../helpers/interop.js';
-
-async function echoBackend(t: { after: (fn: () => void) => void }): Promise<number> {
-  const held = new Set<Socket>();
-  const s = createServer({ allowHalfOpen: true }, (c) => {
-    held.add(c);
-    c.on('error', () => undefined);
-    c.on('close', () => held.delete(c));
-    c.pipe(c);
-  });
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  t.after(() => {
-    for (const c of held) c.destroy();
-    s.close();
-  });
-  return (s.address() as AddressInfo).port;
-}
+import { echoBackend } from '../helpers/echo.js';
 
 async function startCli(t: Parameters<typeof makeTempDir>[0] & { after: (fn: () => void) => void }, backendPort: number, drain: string) {
   const dir = makeTempDir(t);
