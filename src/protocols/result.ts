@@ -10,7 +10,17 @@ export type ParseResult<T> =
   | { readonly kind: 'incomplete'; readonly needed?: number }
   | { readonly kind: 'invalid'; readonly reason: string };
 
-export function ok<T>(value: T, length: number): ParseResult<T> {
+/**
+ * The outcome of a parser that takes one whole UDP datagram (dns.ts, wireguard.ts, parseOpenVpnUdp in
+ * openvpn.ts). A datagram arrives whole or not at all and the next datagram is a separate message, so
+ * "wait for more bytes" means nothing: these parsers never answer incomplete. A datagram shorter than what
+ * its own bytes announce is invalid with a reason that starts with "truncated", and an ok's `length` is
+ * always the datagram's length (bytes after the message are invalid, not left for a next message).
+ * A DatagramParseResult<T> is a ParseResult<T>, so every generic consumer of ParseResult still works.
+ */
+export type DatagramParseResult<T> = Exclude<ParseResult<T>, { readonly kind: 'incomplete' }>;
+
+export function ok<T>(value: T, length: number): Extract<ParseResult<T>, { readonly kind: 'ok' }> {
   return { kind: 'ok', value, length };
 }
 
@@ -21,6 +31,6 @@ export function incomplete<T = never>(needed?: number): ParseResult<T> {
   return needed === undefined ? INCOMPLETE : { kind: 'incomplete', needed };
 }
 
-export function invalid<T = never>(reason: string): ParseResult<T> {
+export function invalid<T = never>(reason: string): Extract<ParseResult<T>, { readonly kind: 'invalid' }> {
   return { kind: 'invalid', reason };
 }

@@ -11,6 +11,10 @@
  * - invalid: a non-empty reason, and more bytes never rescue it;
  * - now and then, along every prefix: incomplete*, then one final answer that never changes.
  * Parser-specific assertions go in `check`.
+ *
+ * Datagram parsers (result.ts DatagramParseResult: one whole UDP datagram in, never incomplete) get
+ * their own contract with `datagram: true`, since a truncated datagram is invalid and the whole one ok
+ * (more bytes DO rescue it, and an ok grows invalid with bytes after it): see assertDatagramContract.
  */
 import assert from 'node:assert/strict';
 import type { ParseResult } from '../../src/protocols/result.js';
@@ -133,6 +137,11 @@ export interface FuzzOptions<T> {
   readonly prefixEvery?: number;
   /** Prefix walks advance by 1 to prefixStride bytes; default 1 (every prefix). */
   readonly prefixStride?: number;
+  /**
+   * The parser takes one whole datagram: check assertDatagramContract instead of the stream contract,
+   * on the input, on a copy of it at another offset of a larger buffer, and now and then on every prefix.
+   */
+  readonly datagram?: boolean;
   /** Parser-specific assertions on each answer. */
   readonly check?: (input: Buffer, r: ParseResult<T>, ctx: FuzzContext & { readonly parse: Parser<T> }) => void;
 }
@@ -169,8 +178,19 @@ export function fuzzParser<T>(parse: Parser<T>, seeds: readonly Uint8Array[], op
       }
       assert.ok(r.kind === 'ok' || r.kind === 'incomplete' || r.kind === 'invalid', `unknown answer ${JSON.stringify(r)}`);
       stats[r.kind]++;
-      assertContract(p, input, r, options.suffix ?? randomBytes(rng, 1 + randInt(rng, 16)), rng);
-      if (iteration % prefixEvery === 0) assertPrefixesSettle(p, input, step);
+      if (options.datagram === true) {
+        assertDatagramContract(input, r);
+        // A datagram read into a larger receive buffer is a view at an offset: same answer, no peeking.
+        const before = 1 + randInt(rng, 8);
+        const big = Buffer.concat([randomBytes(rng, before), input, randomBytes(rng, 1 + randInt(rng, 8))]);
+        assert.deepEqual(p(big.subarray(before, before + input.length)), r, 'the same datagram at another offset answers differently');
+        if (iteration % prefixEvery === 0) {
+          for (let k = 0; k <= input.length; k += step?.() ?? 1) assertDatagramContract(input.subarray(0, k), p(input.subarray(0, k)));
+        }
+      } else {
+        assertContract(p, input, r, options.suffix ?? randomBytes(rng, 1 + randInt(rng, 16)), rng);
+        if (iteration % prefixEvery === 0) assertPrefixesSettle(p, input, step);
+      }
       options.check?.(input, r, { ...ctx, parse: p });
     } catch (e) {
       // Whatever failed, say how to get the input back.
@@ -179,6 +199,16 @@ export function fuzzParser<T>(parse: Parser<T>, seeds: readonly Uint8Array[], op
     }
   }
   return stats;
+}
+
+/**
+ * A datagram parser's answer on one datagram: never incomplete; an ok covers exactly the datagram; an
+ * invalid has a reason.
+ */
+export function assertDatagramContract<T>(datagram: Uint8Array, r: ParseResult<T>): void {
+  assert.ok(r.kind === 'ok' || r.kind === 'invalid', `a datagram parser answered ${JSON.stringify(r)}`);
+  if (r.kind === 'ok') assert.equal(r.length, datagram.length, 'ok length is not the datagram length');
+  else if (r.kind === 'invalid') assert.ok(typeof r.reason === 'string' && r.reason.length > 0, 'empty reason');
 }
 
 /** The per-answer part of the contract (see the top of this file). */

@@ -438,6 +438,91 @@ export function parserProperties<T, O>(spec: ParserSpec<T, O>): void {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Datagram parsers (result.ts DatagramParseResult): one whole UDP datagram in, never incomplete
+
+/** The datagram contract on one answer: ok covers the whole datagram, invalid has a reason. */
+export function checkDatagramContract<T>(parse: (datagram: Uint8Array) => ParseResult<T>, input: Uint8Array): ParseResult<T> {
+  const r = call(parse, input, undefined);
+  assert.ok(r.kind === 'ok' || r.kind === 'invalid', `a datagram parser answered ${JSON.stringify(r)} on ${describeInput(input)}`);
+  if (r.kind === 'ok') assert.equal(r.length, input.length, 'ok length is not the datagram length');
+  if (r.kind === 'invalid') assert.ok(typeof r.reason === 'string' && r.reason.length > 0, 'invalid without a reason');
+  return r;
+}
+
+export interface DatagramParserSpec<T> {
+  readonly name: string;
+  readonly parse: (datagram: Uint8Array) => ParseResult<T>;
+  readonly corpus: readonly Uint8Array[];
+  readonly interesting?: readonly number[];
+  readonly poisons: readonly Uint8Array[];
+  readonly maxRandom?: number;
+  /**
+   * Every strict prefix of an accepted datagram is invalid with a reason starting "truncated" (true for a
+   * self-delimiting format; OpenVPN's random tail makes a cut reset look like a shorter one).
+   */
+  readonly prefixesTruncated: boolean;
+  readonly seed: number;
+  readonly runs: { readonly random: number; readonly mutated: number; readonly poisoned: number; readonly strict: number; readonly prefixes: number };
+}
+
+/**
+ * The properties of a datagram parser: what parserProperties checks minus the stream ones (chunks,
+ * suffixes: a datagram is never delivered in pieces nor extended), plus the datagram contract on
+ * every prefix (the truncations a short read or a broken sender produces).
+ */
+export function datagramParserProperties<T>(spec: DatagramParserSpec<T>): void {
+  const s = spec.seed;
+  const inputs = inputArb(spec as unknown as ParserSpec<unknown, unknown>);
+  const poison = fc.oneof(fc.constantFrom(...spec.poisons), fc.uint8Array({ minLength: 1, maxLength: 64 }));
+  describe(`${spec.name}: generic datagram properties`, () => {
+    it('every corpus entry is accepted as it is, ok length = datagram length', () => {
+      for (const c of spec.corpus) assert.equal(checkDatagramContract(spec.parse, Buffer.from(c)).kind, 'ok', hexOf(c).slice(0, 80));
+    });
+    it(`never throws on arbitrary bytes (seed ${s}, ${runs(spec.runs.random)} runs)`, () => {
+      check(fc.property(fc.uint8Array({ maxLength: spec.maxRandom ?? 2048 }), (bytes) => void checkDatagramContract(spec.parse, bytes)), s, spec.runs.random);
+    });
+    it(`never throws on mutated corpus entries (seed ${s + 1}, ${runs(spec.runs.mutated)} runs)`, () => {
+      check(fc.property(mutatedArb(spec.corpus, spec.interesting), (bytes) => void checkDatagramContract(spec.parse, bytes)), s + 1, spec.runs.mutated);
+    });
+    it(`reads nothing outside its view of a larger, poisoned buffer (seed ${s + 2}, ${runs(spec.runs.poisoned)} runs)`, () => {
+      check(
+        fc.property(inputs, poison, fc.integer({ min: 0, max: 64 }), fc.boolean(), (bytes, p, before, asBuffer) => {
+          checkPoisoned(spec.parse, bytes, undefined, p, before, asBuffer);
+          if (bytes.length > 1) checkPoisoned(spec.parse, bytes.subarray(0, bytes.length - 1), undefined, p, before, asBuffer);
+        }),
+        s + 2,
+        spec.runs.poisoned,
+      );
+    });
+    it(`indexes nothing outside [0, length) (seed ${s + 3}, ${runs(spec.runs.strict)} runs)`, () => {
+      check(
+        fc.property(inputs, fc.nat(), (bytes, cut) => {
+          checkStrictReads(spec.parse, bytes, undefined);
+          checkStrictReads(spec.parse, bytes.subarray(0, cut % (bytes.length + 1)), undefined);
+        }),
+        s + 3,
+        spec.runs.strict,
+      );
+    });
+    it(`every prefix answers by the datagram contract${spec.prefixesTruncated ? '; those of an ok are "truncated"' : ''} (seed ${s + 4}, ${runs(spec.runs.prefixes)} runs)`, () => {
+      check(
+        fc.property(inputs, (bytes) => {
+          const whole = checkDatagramContract(spec.parse, bytes);
+          for (let k = 0; k < bytes.length; k++) {
+            const r = checkDatagramContract(spec.parse, bytes.subarray(0, k));
+            if (spec.prefixesTruncated && whole.kind === 'ok') {
+              assert.ok(r.kind === 'invalid' && r.reason.startsWith('truncated'), `prefix ${k} of an accepted datagram: ${JSON.stringify(r)}`);
+            }
+          }
+        }),
+        s + 4,
+        spec.runs.prefixes,
+      );
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
 // Small shared generators
 
 /** 16 IPv6 bytes, biased towards zero runs, IPv4-mapped and a few well-known prefixes. */
