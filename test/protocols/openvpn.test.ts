@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { parseOpenVpnTcp, type OpenVpnTcpReset, type OpenVpnResetOpcode } from '../../src/protocols/openvpn.js';
+import { parseOpenVpnTcp, parseOpenVpnUdp, type OpenVpnTcpReset, type OpenVpnResetOpcode } from '../../src/protocols/openvpn.js';
 import { incomplete, invalid, ok, type ParseResult } from '../../src/protocols/result.js';
 import { assertSameForEveryDelivery, hex } from '../helpers/feed.js';
 import { firstInvalidAt, fuzzParser } from '../helpers/fuzz.js';
@@ -159,4 +159,90 @@ test('fuzz: ~20k random and mutated inputs never throw and stay consistent', () 
     },
   });
   assert.ok(stats.ok > 0 && stats.incomplete > 0 && stats.invalid > 0, JSON.stringify(stats));
+});
+
+// --- UDP: one datagram = one packet, no length prefix (parseOpenVpnUdp) ---
+
+function datagram(opByte: number, rest: Buffer, sid = SID): Buffer {
+  return Buffer.concat([Buffer.from([opByte]), Buffer.from(sid, 'hex'), rest]);
+}
+
+function udpReset(opcode: OpenVpnResetOpcode, packetLength: number, sessionId = SID): ReturnType<typeof parseOpenVpnUdp> {
+  return ok({ opcode, keyId: 0, sessionId, packetLength }, packetLength);
+}
+
+const RECORDED_UDP: readonly (readonly [string, OpenVpnResetOpcode, number])[] = [
+  ['openvpn-udp-reset-v2.bin', V2, 14],
+  ['openvpn-udp-tls-auth-reset-v2.bin', V2, 42],
+  ['openvpn-udp-tls-crypt-reset-v2.bin', V2, 54],
+  ['openvpn-udp-tls-crypt-v2-reset-v3.bin', V3, 353],
+];
+
+for (const [name, opcode, packetLength] of RECORDED_UDP) {
+  test(`UDP recorded: ${name}`, () => {
+    const bytes = fixture(name);
+    assert.equal(bytes.length, packetLength);
+    const sessionId = bytes.subarray(1, 9).toString('hex');
+    assert.deepEqual(parseOpenVpnUdp(bytes), udpReset(opcode, packetLength, sessionId));
+    // the same packet over TCP is the same reset, 2 bytes further on
+    const tcp = Buffer.concat([Buffer.from([packetLength >> 8, packetLength & 0xff]), bytes]);
+    assert.deepEqual(parseOpenVpnTcp(tcp), reset(opcode, packetLength, sessionId));
+  });
+}
+
+test('UDP: the bounds of both opcodes are the TCP ones, on the datagram length', () => {
+  for (const n of [14, 37, 38, 255]) assert.deepEqual(parseOpenVpnUdp(datagram(0x38, Buffer.alloc(n - 9))), udpReset(V2, n));
+  for (const n of [336, 1278]) assert.deepEqual(parseOpenVpnUdp(datagram(0x50, Buffer.alloc(n - 9, 0xa5))), udpReset(V3, n));
+  for (const n of [256, 335, 1279, 1500]) assert.deepEqual(parseOpenVpnUdp(datagram(0x38, Buffer.alloc(n - 9))), invalid('implausible OpenVPN packet length'));
+  assert.deepEqual(parseOpenVpnUdp(datagram(0x38, Buffer.alloc(336 - 9))), invalid('packet length out of range for P_CONTROL_HARD_RESET_CLIENT_V2'));
+  assert.deepEqual(parseOpenVpnUdp(datagram(0x50, Buffer.alloc(200 - 9))), invalid('packet length out of range for P_CONTROL_HARD_RESET_CLIENT_V3'));
+});
+
+test('UDP: the same invalid reasons as TCP (shared checks): opcodes, key_id, acks', () => {
+  for (const op of [0, 1, 2, 3, 4, 5, 6, 8, 9, 11, 31]) {
+    assert.deepEqual(parseOpenVpnUdp(datagram(op << 3, hex('00 00000000'))), invalid('not an OpenVPN client hard reset'));
+  }
+  for (const keyId of [1, 7]) assert.deepEqual(parseOpenVpnUdp(datagram(0x38 | keyId, hex('00 00000000'))), invalid('hard reset with a non-zero key_id'));
+  assert.deepEqual(parseOpenVpnUdp(datagram(0x38, hex('05 00000000'))), invalid('unwrapped hard reset acknowledges packets'));
+  // the P_DATA_V2 a connected client sends after the flow table forgot it
+  assert.deepEqual(parseOpenVpnUdp(Buffer.concat([hex('48 000001'), Buffer.alloc(60)])), invalid('not an OpenVPN client hard reset'));
+});
+
+test('UDP: every truncation of the 14-byte reset is "truncated"; a cut wrapped reset is judged by its own length', () => {
+  const plain = fixture('openvpn-udp-reset-v2.bin');
+  for (let k = 0; k < plain.length; k++) {
+    assert.deepEqual(parseOpenVpnUdp(plain.subarray(0, k)), invalid(`truncated: ${k} bytes, shorter than the smallest OpenVPN hard reset (14)`));
+  }
+  // Below 14: truncated. 14..37: unwrapped, so the ack length byte (HMAC material here) decides.
+  // 38 and up: a wrapped reset of that length, indistinguishable from the real one cut short (V3: 336 up).
+  for (const name of ['openvpn-udp-tls-auth-reset-v2.bin', 'openvpn-udp-tls-crypt-reset-v2.bin', 'openvpn-udp-tls-crypt-v2-reset-v3.bin']) {
+    const b = fixture(name);
+    for (let k = 0; k < b.length; k++) {
+      const r = parseOpenVpnUdp(b.subarray(0, k));
+      assert.notEqual(r.kind, 'incomplete');
+      if (k < 14) assert.deepEqual(r, invalid(`truncated: ${k} bytes, shorter than the smallest OpenVPN hard reset (14)`));
+      else if (r.kind === 'ok') assert.equal(r.length, k);
+      if (k >= 38 && k <= 255 && b[0] === 0x38) assert.equal(r.kind, 'ok', `${name} cut at ${k}`);
+      if (b[0] === 0x50 && k >= 14) assert.equal(r.kind, k >= 336 ? 'ok' : 'invalid', `${name} cut at ${k}`);
+    }
+  }
+});
+
+test('UDP fuzz: ~15k random and mutated datagrams never throw, never answer incomplete', () => {
+  const seeds = RECORDED_UDP.map(([name]) => fixture(name));
+  const stats = fuzzParser(parseOpenVpnUdp, seeds, {
+    iterations: 15000,
+    seed: 0x0b3f,
+    datagram: true,
+    prefixEvery: 25,
+    mutate: { interesting: [0x00, 0x01, 0x07, 0x38, 0x39, 0x50, 0xff], maxEdits: 3 },
+    shape: (input, { random, rng }) => (random && rng() < 0.5 ? Buffer.concat([Buffer.from([rng() < 0.3 ? 0x50 : 0x38]), input]) : input),
+    maxRandomLength: 400,
+    check: (input, r) => {
+      if (r.kind !== 'ok') return;
+      assert.equal(r.value.packetLength, input.length);
+      assert.equal(r.value.sessionId, input.subarray(1, 9).toString('hex'));
+    },
+  });
+  assert.ok(stats.ok > 100 && stats.invalid > 100 && stats.incomplete === 0, JSON.stringify(stats));
 });
