@@ -4,6 +4,9 @@
  * Version 1 (§2.1), one text line of at most 107 bytes including CRLF:
  *   "PROXY" SP ( "TCP4" / "TCP6" ) SP src SP dst SP srcport SP dstport CRLF
  *   "PROXY UNKNOWN" CRLF                       (short form; this encoder never sends the long one)
+ * v1 has no UDP (§2.1 defines only TCP4, TCP6 and UNKNOWN), so udp4/udp6 addresses are sent as
+ * "PROXY UNKNOWN" CRLF: the receiver then uses the connection's own addresses, which is what §2.1 says
+ * UNKNOWN is for ("other protocols"); the config refuses send_proxy v1 for UDP backends anyway.
  * Addresses are written in their canonical text form (dotted quad; RFC 5952 for IPv6), ports in
  * decimal without leading zeros. The longest line this encoder can produce is TCP6 with two
  * 39-character addresses and 5-digit ports: 104 bytes.
@@ -11,7 +14,8 @@
  * Version 2 (§2.2), binary:
  *   sig[12] = 0D 0A 0D 0A 00 0D 0A 51 55 49 54 0A
  *   ver_cmd = 0x21 (version 2, PROXY) / 0x20 (version 2, LOCAL)
- *   fam     = 0x11 TCP over IPv4 / 0x21 TCP over IPv6 / 0x00 UNSPEC
+ *   fam     = 0x11 TCP over IPv4 / 0x21 TCP over IPv6 / 0x12 UDP over IPv4 / 0x22 UDP over IPv6 /
+ *             0x00 UNSPEC (high nibble: address family; low nibble: transport 1 STREAM / 2 DGRAM)
  *   len     = big-endian u16, number of bytes that follow (addresses + TLVs)
  *   IPv4: src_addr[4] dst_addr[4] src_port[2] dst_port[2]   (12 bytes)
  *   IPv6: src_addr[16] dst_addr[16] src_port[2] dst_port[2] (36 bytes)
@@ -34,12 +38,16 @@ import { crc32c } from './crc32c.js';
 import { formatIPv4, formatIPv6, isV4Mapped, parseIPv4, parseIPv6 } from './ip-address.js';
 
 export interface ProxyAddresses {
-  readonly family: 'tcp4' | 'tcp6' | 'unknown';
+  /** tcp4/tcp6: STREAM; udp4/udp6: DGRAM (§2.2 transport nibble 2); unknown: nothing usable. */
+  readonly family: 'tcp4' | 'tcp6' | 'udp4' | 'udp6' | 'unknown';
   readonly srcAddress: string;
   readonly srcPort: number;
   readonly dstAddress: string;
   readonly dstPort: number;
 }
+/** What proxyAddresses answers for a TCP connection / a UDP flow (the overloads narrow it). */
+export type StreamProxyAddresses = ProxyAddresses & { readonly family: 'tcp4' | 'tcp6' | 'unknown' };
+export type DgramProxyAddresses = ProxyAddresses & { readonly family: 'udp4' | 'udp6' | 'unknown' };
 export interface ProxyTlv {
   readonly type: number;
   readonly value: Uint8Array;
@@ -55,6 +63,17 @@ export const PP2_TYPE_ALPN = 0x01,
 export type EncodeResult =
   | { ok: true; header: Buffer }
   | { ok: false; code: 'PORTPLEX_ERR_PROXY_HEADER_TOO_LARGE'; message: string };
+
+/** What proxyAddresses is describing: a TCP connection (the default) or a UDP flow. */
+export type ProxyTransport = 'stream' | 'dgram';
+
+/** Per family: IPv6 or IPv4 address block, and the v2 fam byte (§2.2). */
+const FAMILY_WIRE = {
+  tcp4: { v6: false, fam: 0x11 },
+  tcp6: { v6: true, fam: 0x21 },
+  udp4: { v6: false, fam: 0x12 },
+  udp6: { v6: true, fam: 0x22 },
+} as const;
 
 const V2_SIGNATURE = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
 const MAX_V2_LEN = 0xffff;
@@ -105,11 +124,29 @@ function validPort(p: number): boolean {
  * with the v4 side written as ::ffff:a.b.c.d. IPv6 addresses are returned in RFC 5952 canonical
  * form. An invalid address (including a zone ID) or port gives family 'unknown'; the input
  * addresses and ports are then passed through unchanged, for logging only.
+ * `transport: 'dgram'` (a UDP flow) gives udp4/udp6 by the same rules instead of tcp4/tcp6.
  */
 export function proxyAddresses(
   src: { address: string; port: number },
   dst: { address: string; port: number },
+  opts?: { readonly transport?: 'stream' },
+): StreamProxyAddresses;
+export function proxyAddresses(
+  src: { address: string; port: number },
+  dst: { address: string; port: number },
+  opts: { readonly transport: 'dgram' },
+): DgramProxyAddresses;
+export function proxyAddresses(
+  src: { address: string; port: number },
+  dst: { address: string; port: number },
+  opts?: { readonly transport?: ProxyTransport },
+): ProxyAddresses;
+export function proxyAddresses(
+  src: { address: string; port: number },
+  dst: { address: string; port: number },
+  opts: { readonly transport?: ProxyTransport } = {},
 ): ProxyAddresses {
+  const dgram = opts.transport === 'dgram';
   const s = classify(src.address);
   const d = classify(dst.address);
   if (s === undefined || d === undefined || !validPort(src.port) || !validPort(dst.port)) {
@@ -118,10 +155,10 @@ export function proxyAddresses(
   const s4 = v4Of(s);
   const d4 = v4Of(d);
   if (s4 !== undefined && d4 !== undefined) {
-    return { family: 'tcp4', srcAddress: formatIPv4(s4), srcPort: src.port, dstAddress: formatIPv4(d4), dstPort: dst.port };
+    return { family: dgram ? 'udp4' : 'tcp4', srcAddress: formatIPv4(s4), srcPort: src.port, dstAddress: formatIPv4(d4), dstPort: dst.port };
   }
   return {
-    family: 'tcp6',
+    family: dgram ? 'udp6' : 'tcp6',
     srcAddress: formatIPv6(v6Of(s)!),
     srcPort: src.port,
     dstAddress: formatIPv6(v6Of(d)!),
@@ -129,29 +166,31 @@ export function proxyAddresses(
   };
 }
 
-/** The address bytes and family byte to send, or undefined when `a` cannot be sent as TCP4/TCP6. */
+/**
+ * The address bytes and family byte to send, or undefined when `a` cannot be sent as its family
+ * (TCP4/TCP6/UDP4/UDP6). Addresses are 4 bytes each for IPv4 families, 16 for IPv6 ones.
+ */
 function addressBlock(a: ProxyAddresses): { fam: number; src: Uint8Array; dst: Uint8Array } | undefined {
   if (a.family === 'unknown' || !validPort(a.srcPort) || !validPort(a.dstPort)) return undefined;
+  const wire = FAMILY_WIRE[a.family];
+  if (wire === undefined) return undefined; // a family from outside the type (plain JS callers)
   const s = classify(a.srcAddress);
   const d = classify(a.dstAddress);
-  if (a.family === 'tcp4') {
-    const s4 = v4Of(s);
-    const d4 = v4Of(d);
-    return s4 === undefined || d4 === undefined ? undefined : { fam: 0x11, src: s4, dst: d4 };
-  }
-  if (a.family === 'tcp6') {
-    const s6 = v6Of(s);
-    const d6 = v6Of(d);
-    return s6 === undefined || d6 === undefined ? undefined : { fam: 0x21, src: s6, dst: d6 };
-  }
-  return undefined;
+  const src = wire.v6 ? v6Of(s) : v4Of(s);
+  const dst = wire.v6 ? v6Of(d) : v4Of(d);
+  return src === undefined || dst === undefined ? undefined : { fam: wire.fam, src, dst };
 }
 
-/** "PROXY TCP4 1.2.3.4 5.6.7.8 1234 443\r\n", "PROXY UNKNOWN\r\n"; never over 107 bytes (§2.1). */
+const UNKNOWN_V1 = 'PROXY UNKNOWN\r\n';
+
+/**
+ * "PROXY TCP4 1.2.3.4 5.6.7.8 1234 443\r\n", "PROXY UNKNOWN\r\n" (also for udp4/udp6: v1 has no
+ * UDP, see the module comment); never over 107 bytes (§2.1).
+ */
 export function encodeProxyV1(a: ProxyAddresses): Buffer {
-  const block = addressBlock(a);
-  if (block === undefined) return Buffer.from('PROXY UNKNOWN\r\n', 'latin1');
-  const v4 = block.fam === 0x11;
+  const block = a.family === 'udp4' || a.family === 'udp6' ? undefined : addressBlock(a);
+  if (block === undefined) return Buffer.from(UNKNOWN_V1, 'latin1');
+  const v4 = block.src.length === 4;
   const fmt = v4 ? formatIPv4 : formatIPv6;
   const line = `PROXY ${v4 ? 'TCP4' : 'TCP6'} ${fmt(block.src)} ${fmt(block.dst)} ${a.srcPort} ${a.dstPort}\r\n`;
   return Buffer.from(line, 'latin1');
@@ -166,7 +205,7 @@ export function encodeProxyV2(
   const local = opts.local === true;
   const withCrc = opts.crc32c === true;
   const block = local ? undefined : addressBlock(a);
-  const addrLen = block === undefined ? 0 : block.fam === 0x11 ? 12 : 36;
+  const addrLen = block === undefined ? 0 : 2 * block.src.length + 4; // §2.2: 12 (IPv4) / 36 (IPv6)
 
   const sent = withCrc ? tlvs.filter((t) => t.type !== PP2_TYPE_CRC32C) : tlvs;
   let len = addrLen + (withCrc ? 7 : 0);

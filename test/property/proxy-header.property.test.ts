@@ -78,6 +78,18 @@ describe('proxyAddresses', () => {
       400,
     );
   });
+
+  it('transport dgram classifies exactly like stream, with udp4 / udp6 for tcp4 / tcp6 (seed 7102, 300 runs)', () => {
+    check(
+      fc.property(endpointArb, endpointArb, (s, d) => {
+        const want = expectedAddresses(s, d);
+        const got = proxyAddresses({ address: s.text, port: s.port }, { address: d.text, port: d.port }, { transport: 'dgram' });
+        assert.deepEqual(got, { ...want, family: want.family === 'tcp4' ? 'udp4' : 'udp6' });
+      }),
+      7102,
+      300,
+    );
+  });
 });
 
 describe('encodeProxyV1 -> parseProxyV1 / parseProxyHeader', () => {
@@ -100,12 +112,14 @@ describe('encodeProxyV1 -> parseProxyV1 / parseProxyHeader', () => {
     const anyText = fc.oneof(endpointArb.map((e) => e.text), fc.string({ maxLength: 50 }));
     const anyPort = fc.oneof(portArb, fc.integer(), fc.double());
     check(
-      fc.property(fc.constantFrom('tcp4' as const, 'tcp6' as const, 'unknown' as const), anyText, anyPort, anyText, anyPort, (family, sa, sp, da, dp) => {
+      fc.property(fc.constantFrom('tcp4' as const, 'tcp6' as const, 'udp4' as const, 'udp6' as const, 'unknown' as const), anyText, anyPort, anyText, anyPort, (family, sa, sp, da, dp) => {
         const line = encodeProxyV1({ family, srcAddress: sa, srcPort: sp, dstAddress: da, dstPort: dp });
         assert.ok(line.length <= 107);
         const r = parseProxyV1(line);
         assert.equal(r.kind, 'ok', `${line.toString('latin1')} -> ${JSON.stringify(r)}`);
+        // v1 has no UDP (§2.1): udp families always go out as UNKNOWN
         if (r.kind === 'ok') assert.ok(r.value.family === family || r.value.family === 'unknown');
+        if (r.kind === 'ok' && (family === 'udp4' || family === 'udp6')) assert.equal(r.value.family, 'unknown');
       }),
       7111,
       500,
@@ -114,7 +128,7 @@ describe('encodeProxyV1 -> parseProxyV1 / parseProxyHeader', () => {
 });
 
 describe('encodeProxyV2 -> parseProxyV2 / parseProxyHeader', () => {
-  it('round trips addresses, TLVs in order, CRC32C (verified, computed as the reference does) and LOCAL (seed 7120, 500 runs)', () => {
+  it('round trips addresses (STREAM and DGRAM), TLVs in order, CRC32C (verified, computed as the reference does) and LOCAL (seed 7120, 500 runs)', () => {
     check(
       fc.property(
         endpointArb,
@@ -124,10 +138,11 @@ describe('encodeProxyV2 -> parseProxyV2 / parseProxyHeader', () => {
         fc.boolean(),
         fc.array(tlvArb(true), { maxLength: 6 }),
         fc.uint8Array({ maxLength: 32 }),
-        (s, d, crc, local, unknown, tlvs0, data) => {
+        fc.constantFrom('stream' as const, 'dgram' as const),
+        (s, d, crc, local, unknown, tlvs0, data, transport) => {
           const a: ProxyAddresses = unknown
             ? { family: 'unknown', srcAddress: s.text, srcPort: s.port, dstAddress: d.text, dstPort: d.port }
-            : proxyAddresses({ address: s.text, port: s.port }, { address: d.text, port: d.port });
+            : proxyAddresses({ address: s.text, port: s.port }, { address: d.text, port: d.port }, { transport });
           // Without crc32c a caller's CRC32C TLV would be sent as is (and fail verification): leave it out.
           const tlvs = crc ? tlvs0 : tlvs0.filter((t) => t.type !== 0x03);
           const enc = encodeProxyV2(a, tlvs, { crc32c: crc, local });
@@ -141,8 +156,8 @@ describe('encodeProxyV2 -> parseProxyV2 / parseProxyHeader', () => {
           const v: ProxyV2Header = r.value;
           const withAddr = !local && a.family !== 'unknown';
           assert.equal(v.command, local ? 'local' : 'proxy');
-          assert.equal(v.family, withAddr ? (a.family === 'tcp4' ? 'inet' : 'inet6') : 'unspec');
-          assert.equal(v.transport, withAddr ? 'stream' : 'unspec');
+          assert.equal(v.family, withAddr ? (a.family === 'tcp4' || a.family === 'udp4' ? 'inet' : 'inet6') : 'unspec');
+          assert.equal(v.transport, withAddr ? transport : 'unspec');
           if (withAddr) {
             assert.deepEqual(v.src, { address: a.srcAddress, port: a.srcPort });
             assert.deepEqual(v.dst, { address: a.dstAddress, port: a.dstPort });

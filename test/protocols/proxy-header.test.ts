@@ -17,6 +17,7 @@ import {
   type ProxyAddresses,
 } from '../../src/protocols/proxy-header.js';
 import { crc32c } from '../../src/protocols/crc32c.js';
+import { parseProxyV2 } from '../../src/protocols/proxy-v2.js';
 import { hex } from '../helpers/feed.js';
 import { mulberry32, randInt } from '../helpers/fuzz.js';
 
@@ -270,6 +271,60 @@ test('v2 hand-built addresses that do not fit their family are sent as UNSPEC', 
     header(encodeProxyV2(b)),
     hex(`${SIG} 21 21 0024 00000000000000000000ffff01020304 00000000000000000000000000000001 0001 0002`),
   );
+});
+
+// --- UDP (DGRAM) ----------------------------------------------------------------------------
+
+const u4 = proxyAddresses({ address: '192.0.2.1', port: 56324 }, { address: '198.51.100.7', port: 53 }, { transport: 'dgram' });
+const u6 = proxyAddresses({ address: '2001:db8::1', port: 50000 }, { address: '::1', port: 443 }, { transport: 'dgram' });
+
+test('proxyAddresses with transport dgram: udp4 / udp6 by the same family rules as TCP', () => {
+  assert.deepEqual(u4, { family: 'udp4', srcAddress: '192.0.2.1', srcPort: 56324, dstAddress: '198.51.100.7', dstPort: 53 });
+  assert.deepEqual(u6, { family: 'udp6', srcAddress: '2001:db8::1', srcPort: 50000, dstAddress: '::1', dstPort: 443 });
+  // v4-mapped on both ends -> udp4 dotted; mixed -> udp6 with ::ffff:a.b.c.d; bad -> unknown
+  const both = proxyAddresses({ address: '::ffff:192.0.2.1', port: 56324 }, { address: '::FFFF:198.51.100.7', port: 53 }, { transport: 'dgram' });
+  assert.deepEqual(both, u4);
+  const mixedU = proxyAddresses({ address: '192.0.2.1', port: 1234 }, { address: '2001:db8::2', port: 443 }, { transport: 'dgram' });
+  assert.deepEqual(mixedU, { ...mixed, family: 'udp6' });
+  assert.equal(proxyAddresses({ address: 'x', port: 1 }, { address: '::1', port: 2 }, { transport: 'dgram' }).family, 'unknown');
+  // stream is the default, also when asked for explicitly
+  assert.deepEqual(proxyAddresses({ address: '192.0.2.1', port: 56324 }, { address: '198.51.100.7', port: 443 }, { transport: 'stream' }), v4);
+});
+
+test('v2 UDP over IPv4 / IPv6: fam 0x12 / 0x22 (proxy-protocol.txt §2.2, transport nibble 2 = DGRAM)', () => {
+  assert.deepEqual(header(encodeProxyV2(u4)), hex(`${SIG} 21 12 000c c0000201 c6336407 dc04 0035`));
+  assert.deepEqual(
+    header(encodeProxyV2(u6)),
+    hex(`${SIG} 21 22 0024 20010db8000000000000000000000001 00000000000000000000000000000001 c350 01bb`),
+  );
+  // hand-built udp4 with an IPv6 side does not fit: UNSPEC, as for tcp4
+  assert.deepEqual(header(encodeProxyV2({ ...u4, srcAddress: '2001:db8::1' })), hex(`${SIG} 21 00 0000`));
+  // LOCAL ignores the family, TLVs and CRC32C work the same
+  assert.deepEqual(header(encodeProxyV2(u4, [], { local: true })), hex(`${SIG} 20 00 0000`));
+  const withCrc = header(encodeProxyV2(u4, standardTlvs('dns.example', undefined), { crc32c: true }));
+  assert.equal(withCrc[13], 0x12);
+  assert.equal(withCrc.readUInt32BE(withCrc.length - 4), crc32c(Buffer.concat([withCrc.subarray(0, -4), Buffer.alloc(4)])));
+});
+
+test('v2 UDP round trip: parseProxyV2 reports DGRAM transport and the addresses', () => {
+  for (const [a, family] of [[u4, 'inet'], [u6, 'inet6']] as const) {
+    const h = header(encodeProxyV2(a, standardTlvs('dns.example', undefined)));
+    const r = parseProxyV2(h);
+    assert.equal(r.kind, 'ok', JSON.stringify(r));
+    if (r.kind !== 'ok') continue;
+    assert.equal(r.length, h.length);
+    assert.equal(r.value.command, 'proxy');
+    assert.equal(r.value.family, family);
+    assert.equal(r.value.transport, 'dgram');
+    assert.deepEqual(r.value.src, { address: a.srcAddress, port: a.srcPort });
+    assert.deepEqual(r.value.dst, { address: a.dstAddress, port: a.dstPort });
+    assert.equal(r.value.authority, 'dns.example');
+  }
+});
+
+test('v1 has no UDP (§2.1: TCP4, TCP6, UNKNOWN): udp4 / udp6 are sent as PROXY UNKNOWN', () => {
+  assert.equal(encodeProxyV1(u4).toString('latin1'), 'PROXY UNKNOWN\r\n');
+  assert.equal(encodeProxyV1(u6).toString('latin1'), 'PROXY UNKNOWN\r\n');
 });
 
 test('v2 TLV type outside 0..255 is a RangeError', () => {
