@@ -30,7 +30,10 @@ import { incomplete, invalid, ok, type ParseResult } from './result.js';
 export interface ClientHello {
   /** SSLv2-compatible (record-less) hello: TLS without SNI/ALPN. */
   readonly sslv2: boolean;
-  /** legacy_record_version of the first record, e.g. 0x0301 (0x0002 for sslv2). */
+  /**
+   * legacy_record_version of the first record, e.g. 0x0301 (0x0002 for sslv2); 0 for a bare
+   * handshake message (parseClientHelloMessage: QUIC CRYPTO frames have no record layer, RFC 9001 §4).
+   */
   readonly recordVersion: number;
   /** client_version / legacy_version field. */
   readonly legacyVersion: number;
@@ -49,7 +52,7 @@ export interface ClientHello {
   readonly cipherSuites: number;
   /** Extension types in order, GREASE included. */
   readonly extensions: readonly number[];
-  /** TLS records the hello spanned (1 for sslv2). */
+  /** TLS records the hello spanned (1 for sslv2; 0 for a bare handshake message, as in QUIC). */
   readonly records: number;
 }
 
@@ -132,6 +135,29 @@ export function parseClientHello(bytes: Uint8Array, maxBytes: number = DEFAULT_M
   if (bytes.length === 0) return incomplete();
   if (bytes[0]! & 0x80) return parseSslv2(bytes, cap);
   return parseRecords(bytes, cap);
+}
+
+/**
+ * Parses a bare ClientHello handshake message, without a record layer: what QUIC carries in CRYPTO
+ * frames (RFC 9001 §4.1.3: "QUIC ... does not use TLS records"). Layout, RFC 8446 §4:
+ *   msg_type (1) = 1 client_hello, length (uint24), body (`length` bytes, parsed as for TCP).
+ * `maxBytes` caps the body length exactly as in parseClientHello (same setting, same meaning).
+ * ok length = 4 + body length; bytes after the message are not looked at. The hello has
+ * recordVersion 0 and records 0 (there are no records). Incomplete carries `needed` (4, then the
+ * whole message) so a caller reassembling a stream knows how much to wait for.
+ */
+export function parseClientHelloMessage(bytes: Uint8Array, maxBytes: number = DEFAULT_MAX_BYTES): ParseResult<ClientHello> {
+  const cap = maxBytes >= 0 ? maxBytes : DEFAULT_MAX_BYTES;
+  const n = bytes.length;
+  if (n === 0) return incomplete(4);
+  if (bytes[0] !== HANDSHAKE_CLIENT_HELLO) return invalid(`handshake type ${bytes[0]} is not client_hello`);
+  if (n < 4) return incomplete(4);
+  const hsLen = (bytes[1]! << 16) | (bytes[2]! << 8) | bytes[3]!;
+  if (hsLen > cap) return invalid(`handshake length ${hsLen} exceeds cap ${cap}`);
+  const end = 4 + hsLen;
+  if (n < end) return incomplete(end);
+  const body = parseBody(bytes, 4, end, 0, 0);
+  return typeof body === 'string' ? invalid(body) : ok(body, end);
 }
 
 /**
