@@ -12,6 +12,9 @@ import { buildRuntime, type Runtime } from './listener/runtime.js';
 import type { ConnectionObserver } from './observe/connection-record.js';
 import type { Logger } from './observe/logger.js';
 import type { MetricsSources } from './observe/metrics.js';
+import { FlowTable } from './udp/flow-table.js';
+import type { UdpFlow } from './udp/flow.js';
+import { bindUdpListeners, type BoundUdpListener } from './udp/udp-listener.js';
 
 export interface ReloadOutcome {
   readonly ok: boolean;
@@ -25,6 +28,10 @@ export interface ReloadOutcome {
 export interface RunningPortplex {
   /** The listeners now accepting (a reload may add and remove some). */
   readonly listeners: readonly BoundListener[];
+  /** The UDP listeners now accepting new flows. */
+  readonly udpListeners: readonly BoundUdpListener[];
+  /** Every UDP flow of this process, with its counters. */
+  readonly flows: FlowTable<UdpFlow>;
   readonly demos: readonly RunningDemo[];
   readonly runtime: () => Runtime;
   readonly rules: () => RulesConfig;
@@ -50,7 +57,15 @@ export interface RunningPortplex {
 
 export interface StartOptions {
   readonly observer?: ConnectionObserver;
+  /**
+   * Serve the UDP listeners (default true). With several workers only one does: a datagram goes
+   * to whichever process reads the shared socket first, and a flow must stay in one process.
+   */
+  readonly udp?: boolean;
 }
+
+const isUdp = (l: { readonly transport: string }): boolean => l.transport === 'udp';
+const isTcp = (l: { readonly transport: string }): boolean => l.transport === 'tcp';
 
 export async function startPortplex(initial: RulesConfig, log: Logger, opts: StartOptions = {}): Promise<RunningPortplex> {
   let rules = initial;
@@ -58,32 +73,77 @@ export async function startPortplex(initial: RulesConfig, log: Logger, opts: Sta
   const current = (): Runtime => runtime;
   let health = new HealthMonitor(runtime.pools.values());
   const demos = await startDemoServices(rules.demo);
+  const serveUdp = opts.udp ?? true;
+  const flows = new FlowTable<UdpFlow>(rules.udp, rules.limits.trackedAddresses);
   let listeners: BoundListener[];
+  let udpListeners: BoundUdpListener[] = [];
   try {
-    listeners = await bindListeners(rules.listeners, current);
+    listeners = await bindListeners(rules.listeners.filter(isTcp), current);
+    try {
+      if (serveUdp) udpListeners = await bindUdpListeners(rules.listeners.filter(isUdp), current, flows);
+    } catch (e) {
+      await Promise.all(listeners.map((l) => closeServer(l.server)));
+      throw e;
+    }
   } catch (e) {
     await Promise.all(demos.map((d) => closeServer(d.server)));
     throw e;
   }
   /** Listeners a reload closed whose connections are still open (drain must wait for them too). */
   const retired = new Set<BoundListener>();
+  /** UDP listeners a reload removed: their socket stays for the answers of their flows, until those end. */
+  const retiredUdp = new Set<BoundUdpListener>();
+  const retireUdp = (l: BoundUdpListener): void => {
+    l.stopAccepting();
+    if (l.flows() === 0) {
+      void l.close();
+      return;
+    }
+    retiredUdp.add(l);
+    const poll = setInterval(() => {
+      if (l.flows() > 0) return;
+      clearInterval(poll);
+      retiredUdp.delete(l);
+      void l.close();
+    }, 1000);
+    poll.unref();
+  };
   const everyListener = (): BoundListener[] => [...listeners, ...retired];
   health.start();
   let reloading: Promise<unknown> = Promise.resolve();
 
   const reload = async (next: RulesConfig): Promise<ReloadOutcome> => {
     const byKey = new Map(listeners.map((l) => [listenerKey(l.config), l]));
+    const udpByKey = new Map(udpListeners.map((l) => [listenerKey(l.config), l]));
     const wanted = new Set(next.listeners.map(listenerKey));
-    const toBind = next.listeners.filter((c) => !byKey.has(listenerKey(c)));
+    const toBind = next.listeners.filter((c) => isTcp(c) && !byKey.has(listenerKey(c)));
+    const toBindUdp = serveUdp ? next.listeners.filter((c) => isUdp(c) && !udpByKey.has(listenerKey(c))) : [];
     const nextRuntime = buildRuntime(next, log, runtime);
     // A listener bound here may accept before the swap below: it already belongs to the new rules.
     let staged: Runtime | undefined = nextRuntime;
     let added: BoundListener[];
+    let addedUdp: BoundUdpListener[];
     try {
       added = await bindListeners(toBind, () => staged ?? runtime);
+      try {
+        addedUdp = await bindUdpListeners(toBindUdp, () => staged ?? runtime, flows);
+      } catch (e) {
+        await Promise.all(added.map((l) => closeServer(l.server)));
+        throw e;
+      }
     } catch (e) {
       return { ok: false, error: (e as Error).message, added: [], removed: [], kept: [] };
     }
+    const keptUdp: BoundUdpListener[] = [];
+    for (const c of next.listeners) {
+      const l = udpByKey.get(listenerKey(c));
+      if (l !== undefined) {
+        l.reconfigure(c);
+        keptUdp.push(l);
+      }
+    }
+    const removedUdp = udpListeners.filter((l) => !wanted.has(listenerKey(l.config)));
+    for (const l of removedUdp) retireUdp(l);
     const kept: BoundListener[] = [];
     for (const c of next.listeners) {
       const l = byKey.get(listenerKey(c));
@@ -103,15 +163,18 @@ export async function startPortplex(initial: RulesConfig, log: Logger, opts: Sta
     }
     const order = new Map(next.listeners.map((c, i) => [listenerKey(c), i]));
     listeners = [...kept, ...added].sort((a, b) => order.get(listenerKey(a.config))! - order.get(listenerKey(b.config))!);
+    udpListeners = [...keptUdp, ...addedUdp].sort((a, b) => order.get(listenerKey(a.config))! - order.get(listenerKey(b.config))!);
     runtime = nextRuntime;
     staged = undefined;
     runtime.limits.reconfigure(next.limits);
+    flows.reconfigure(next.udp, next.limits.trackedAddresses);
     health.stop();
     health = new HealthMonitor(runtime.pools.values());
     health.start();
     if (!sameConfig(rules.demo, next.demo)) log.warn('the demo: section changed; demo services change only on restart');
     rules = next;
-    return { ok: true, added: added.map((l) => l.config.name), removed: removed.map((l) => l.config.name), kept: kept.map((l) => l.config.name) };
+    const names = (ls: readonly { readonly config: { readonly name: string } }[]): string[] => ls.map((l) => l.config.name);
+    return { ok: true, added: names([...added, ...addedUdp]), removed: names([...removed, ...removedUdp]), kept: names([...kept, ...keptUdp]) };
   };
 
   let stopped: Promise<void> | undefined;
@@ -120,12 +183,23 @@ export async function startPortplex(initial: RulesConfig, log: Logger, opts: Sta
       health.stop();
       await reloading;
       for (const l of listeners) l.server.close();
+      for (const l of udpListeners) l.stopAccepting();
     })());
+
+  const closeUdp = async (): Promise<void> => {
+    await Promise.all([...udpListeners, ...retiredUdp].map((l) => l.close()));
+    retiredUdp.clear();
+    flows.close();
+  };
 
   return {
     get listeners() {
       return listeners;
     },
+    get udpListeners() {
+      return udpListeners;
+    },
+    flows,
     demos,
     runtime: current,
     rules: () => rules,
@@ -133,6 +207,7 @@ export async function startPortplex(initial: RulesConfig, log: Logger, opts: Sta
     openByListener() {
       const out = new Map<string, number>();
       for (const l of everyListener()) out.set(l.config.name, (out.get(l.config.name) ?? 0) + l.sockets.size);
+      for (const l of [...udpListeners, ...retiredUdp]) out.set(l.config.name, (out.get(l.config.name) ?? 0) + l.flows());
       return out;
     },
     reload(next) {
@@ -150,11 +225,13 @@ export async function startPortplex(initial: RulesConfig, log: Logger, opts: Sta
       const cut = open();
       for (const l of everyListener()) for (const s of l.sockets) s.destroy();
       for (const d of demos) d.server.close();
+      // A UDP flow has no end to wait for: it is relayed while the TCP connections drain, then ended.
+      await closeUdp();
       return cut;
     },
     async close() {
       health.stop();
-      await Promise.all([...listeners.map((l) => closeServer(l.server)), ...demos.map((d) => closeServer(d.server))]);
+      await Promise.all([...listeners.map((l) => closeServer(l.server)), ...demos.map((d) => closeServer(d.server)), closeUdp()]);
     },
   };
 }
@@ -166,5 +243,6 @@ export function metricsSources(p: RunningPortplex): MetricsSources {
     openByListener: () => p.openByListener(),
     limitRefusals: () => p.runtime().limits.refused,
     denials: () => p.runtime().denials,
+    udp: () => p.flows.stats,
   };
 }

@@ -25,6 +25,7 @@ export interface BackendSnapshot {
   readonly servers: readonly ServerSnapshot[];
 }
 
+const NONE_TRIED: ReadonlySet<ServerState> = new Set();
 const LOCAL_ERRORS = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM', 'EADDRNOTAVAIL', 'aborted']);
 
 export class BackendPool {
@@ -96,6 +97,23 @@ export class BackendPool {
       aborted = true;
       abort?.();
     };
+  }
+
+  /**
+   * A server for a UDP flow: chosen like a TCP connection's, with nothing to dial. It counts as
+   * active (leastconn, max_connections) until the flow hands it back with `release`.
+   */
+  pick(clientAddress: string): ServerState | undefined {
+    const server = this.choose(clientAddress, NONE_TRIED);
+    if (server !== undefined) {
+      server.active++;
+      server.total++;
+    }
+    return server;
+  }
+
+  release(server: ServerState): void {
+    server.active--;
   }
 
   private choose(clientAddress: string, tried: ReadonlySet<ServerState>): ServerState | undefined {

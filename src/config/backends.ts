@@ -5,17 +5,20 @@
 import type { Node } from 'yaml';
 import { DEFAULTS } from './defaults.js';
 import type { NodeReader } from './yaml-reader.js';
-import type { Balance, BackendConfig, HealthCheckType, HealthConfig, PassiveConfig, ProxyV2Options, SendProxy, ServerConfig } from './types.js';
+import { TRANSPORTS, type Balance, type BackendConfig, type HealthCheckType, type HealthConfig, type PassiveConfig, type ProxyV2Options, type SendProxy, type ServerConfig, type Transport } from './types.js';
 import { formatHostPort, parseHostPort } from './units.js';
 
-export const BACKEND_KEYS = ['servers', 'send_proxy', 'connect_timeout', 'proxy_v2', 'balance', 'retries', 'health', 'passive', 'keepalive', 'nodelay'] as const;
+export const BACKEND_KEYS = ['servers', 'transport', 'send_proxy', 'connect_timeout', 'proxy_v2', 'balance', 'retries', 'health', 'passive', 'keepalive', 'nodelay'] as const;
 export const SERVER_KEYS = ['address', 'backup', 'weight', 'max_connections', 'send_proxy'] as const;
 export const HEALTH_KEYS = ['type', 'interval', 'timeout', 'rise', 'fall', 'send_proxy', 'sni', 'alpn', 'send', 'send_hex', 'expect', 'expect_hex', 'expect_regex'] as const;
 export const SEND_PROXY: readonly SendProxy[] = ['off', 'v1', 'v2'];
 export const BALANCES: readonly Balance[] = ['roundrobin', 'leastconn', 'source', 'first'];
 export const HEALTH_TYPES: readonly HealthCheckType[] = ['tcp', 'tls'];
 export const PASSIVE_KEYS = ['failures', 'cooldown'] as const;
-export const PROXY_V2_KEYS = ['authority', 'alpn', 'unique_id', 'crc32c', 'pass_tlvs'] as const;
+export const PROXY_V2_KEYS = ['authority', 'alpn', 'unique_id', 'crc32c', 'pass_tlvs', 'datagrams'] as const;
+export const PROXY_V2_DATAGRAMS: readonly ProxyV2Options['datagrams'][] = ['first', 'every'];
+/** Keys about TCP connections: a UDP backend has no connect, no keep-alive and no health check. */
+const TCP_ONLY_BACKEND_KEYS = ['connect_timeout', 'retries', 'health', 'passive', 'keepalive', 'nodelay'] as const;
 
 export function compileBackends(r: NodeReader, node: Node | null): Map<string, BackendConfig> {
   const out = new Map<string, BackendConfig>();
@@ -28,14 +31,22 @@ export function compileBackends(r: NodeReader, node: Node | null): Map<string, B
     const b = r.map(value, what, BACKEND_KEYS);
     if (!b) continue;
     const get = (k: (typeof BACKEND_KEYS)[number]): Node | null | undefined => (b.has(k) ? b.get(k)!.value : undefined);
+    const tr = get('transport');
+    const transport: Transport = tr !== undefined ? (r.oneOf<Transport>(tr, `${what}.transport`, TRANSPORTS) ?? 'tcp') : 'tcp';
+    if (transport === 'udp') {
+      for (const k of TCP_ONLY_BACKEND_KEYS) if (b.has(k)) r.error(b.get(k)!.key, `${what}.${k} applies to TCP backends only (this one has transport: udp)`);
+    }
     const sp = get('send_proxy');
     const sendProxy: SendProxy = sp !== undefined ? (r.oneOf(sp, `${what}.send_proxy`, SEND_PROXY) ?? 'off') : 'off';
     const ct = get('connect_timeout');
     const connectTimeoutMs = ct !== undefined ? (r.duration(ct, `${what}.connect_timeout`, 1, 600_000) ?? 0) : DEFAULTS.connectTimeoutMs;
     const servers = compileServers(r, b.has('servers') ? b.get('servers')!.value : undefined, value, what, sendProxy);
     const v2E = b.get('proxy_v2');
-    const proxyV2 = v2E ? compileProxyV2(r, v2E.value, `${what}.proxy_v2`) : DEFAULT_PROXY_V2;
+    const proxyV2 = v2E ? compileProxyV2(r, v2E.value, `${what}.proxy_v2`, transport) : DEFAULT_PROXY_V2;
     if (v2E && sendProxy !== 'v2' && !servers.some((s) => s.sendProxy === 'v2')) r.error(v2E.key, `${what}.proxy_v2 applies only with send_proxy: v2`);
+    if (transport === 'udp' && (sendProxy === 'v1' || servers.some((s) => s.sendProxy === 'v1'))) {
+      r.error(sp ?? value, `${what}: PROXY v1 has no UDP form (haproxy proxy-protocol.txt §2.1 knows TCP4 and TCP6 only): use send_proxy: v2`);
+    }
     const bal = get('balance');
     const balance: Balance = bal !== undefined ? (r.oneOf(bal, `${what}.balance`, BALANCES) ?? DEFAULTS.balance) : DEFAULTS.balance;
     const rt = get('retries');
@@ -49,7 +60,7 @@ export function compileBackends(r: NodeReader, node: Node | null): Map<string, B
     if (ka !== undefined && r.scalar(ka) !== false) keepAliveMs = r.scalar(ka) === true ? 60_000 : r.duration(ka, `${what}.keepalive`, 1000, 86_400_000);
     const nd = get('nodelay');
     const noDelay = nd !== undefined ? (r.boolean(nd, `${what}.nodelay`) ?? true) : true;
-    out.set(name, { name, sendProxy, proxyV2, connectTimeoutMs, balance, retries, health, passive, keepAliveMs, noDelay, servers });
+    out.set(name, { name, transport, sendProxy, proxyV2, connectTimeoutMs, balance, retries, health, passive, keepAliveMs, noDelay, servers });
   }
   return out;
 }
@@ -163,9 +174,9 @@ function compilePassive(r: NodeReader, node: Node | null, what: string): Passive
   };
 }
 
-const DEFAULT_PROXY_V2: ProxyV2Options = Object.freeze({ authority: true, alpn: true, uniqueId: false, crc32c: false, passTlvs: [] });
+const DEFAULT_PROXY_V2: ProxyV2Options = Object.freeze({ authority: true, alpn: true, uniqueId: false, crc32c: false, passTlvs: [], datagrams: 'first' });
 
-function compileProxyV2(r: NodeReader, node: Node | null, what: string): ProxyV2Options {
+function compileProxyV2(r: NodeReader, node: Node | null, what: string, transport: Transport): ProxyV2Options {
   const m = r.map(node, what, PROXY_V2_KEYS);
   if (!m) return DEFAULT_PROXY_V2;
   const flag = (key: string, def: boolean): boolean => {
@@ -180,5 +191,8 @@ function compileProxyV2(r: NodeReader, node: Node | null, what: string): ProxyV2
     else if ([0x01, 0x02, 0x03, 0x04, 0x05].includes(num)) r.error(n, `${what}.pass_tlvs: type 0x0${num.toString(16)} is written by portplex itself; use the authority/alpn/unique_id/crc32c switches`);
     else passTlvs.push(num);
   }
-  return { authority: flag('authority', true), alpn: flag('alpn', true), uniqueId: flag('unique_id', false), crc32c: flag('crc32c', false), passTlvs };
+  const dg = m.get('datagrams');
+  if (dg && transport !== 'udp') r.error(dg.key, `${what}.datagrams applies to backends with transport: udp only`);
+  const datagrams = dg ? (r.oneOf(dg.value, `${what}.datagrams`, PROXY_V2_DATAGRAMS) ?? 'first') : 'first';
+  return { authority: flag('authority', true), alpn: flag('alpn', true), uniqueId: flag('unique_id', false), crc32c: flag('crc32c', false), passTlvs, datagrams };
 }

@@ -6,6 +6,7 @@ import type { Node } from 'yaml';
 import { compileBackends } from './backends.js';
 import { compileRoutes } from './routes.js';
 import { adminWarnings, compileAdmin } from './admin.js';
+import { checkRouteTransports, compileUdp, routeTransport } from './udp.js';
 import { DEFAULTS } from './defaults.js';
 import type { Entry, NodeReader } from './yaml-reader.js';
 import type {
@@ -22,13 +23,15 @@ import type {
   RulesConfig,
   SendProxy,
   ServerConfig,
+  Transport,
 } from './types.js';
+import { TRANSPORTS } from './types.js';
 import { formatHostPort, parseCidr, parseHostPort, parseSize } from './units.js';
 
-export const TOP_KEYS = ['listeners', 'inspect', 'timeouts', 'backends', 'routes', 'default', 'demo', 'log', 'limits', 'user', 'group', 'admin'] as const;
+export const TOP_KEYS = ['listeners', 'inspect', 'timeouts', 'backends', 'routes', 'default', 'demo', 'log', 'limits', 'user', 'group', 'admin', 'udp'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const LOG_KEYS = ['level'] as const;
-export const LISTENER_KEYS = ['name', 'bind', 'proxy_protocol', 'max_connections'] as const;
+export const LISTENER_KEYS = ['name', 'bind', 'transport', 'proxy_protocol', 'max_connections'] as const;
 export const PROXY_PROTOCOL_KEYS = ['accept', 'trusted', 'timeout', 'max_bytes'] as const;
 export const PROXY_ACCEPTS: readonly ProxyAccept[] = ['off', 'optional', 'required'];
 export const LIMITS_KEYS = ['max_connections', 'per_ip', 'tracked_addresses', 'inspect_buffer_total'] as const;
@@ -56,16 +59,25 @@ export function compileRules(r: NodeReader, root: Node | null): RulesConfig | un
     defaultBackend = r.string(def.value, 'default');
     if (defaultBackend !== undefined && !backends.has(defaultBackend)) {
       r.error(def.value, `default: unknown backend "${defaultBackend}" (defined: ${[...backends.keys()].join(', ') || 'none'})`);
+    } else if (defaultBackend !== undefined && backends.get(defaultBackend)!.transport === 'udp') {
+      r.error(def.value, `default: backend "${defaultBackend}" is a UDP backend; the default for UDP flows is udp.default`);
     }
   }
+  const udp = compileUdp(r, top.get('udp')?.value ?? null, backends);
+  checkRouteTransports(r, routes, backends);
   if (!top.has('listeners')) r.error(root, 'the rule file needs `listeners:` (where portplex accepts connections)');
-  if (routes.length === 0 && defaultBackend === undefined) {
+  const served = (t: Transport): boolean => routes.some((route) => routeTransport(route, backends) === t);
+  if (listeners.some((l) => l.transport === 'tcp') && !served('tcp') && defaultBackend === undefined) {
     r.error(root, 'the rule file needs at least one route or a `default:` backend');
+  }
+  const udpListener = listeners.find((l) => l.transport === 'udp');
+  if (udpListener !== undefined && !served('udp') && udp.defaultBackend === undefined) {
+    r.issues.push({ ...udpListener.pos, message: `listener "${udpListener.name}" takes UDP, but no route sends to a backend with transport: udp and there is no udp.default: every datagram would be dropped` });
   }
 
   const demo = compileDemo(r, top.get('demo')?.value ?? null);
   const taken = [
-    ...listeners.map((l) => ({ host: l.host, port: l.port, what: `listener "${l.name}"` })),
+    ...listeners.filter((l) => l.transport === 'tcp').map((l) => ({ host: l.host, port: l.port, what: `listener "${l.name}"` })),
     ...demo.map((d) => ({ ...d.listen, what: `demo service "${d.name}"` })),
   ];
   const admin = compileAdmin(r, top.get('admin')?.value ?? null, taken);
@@ -84,7 +96,7 @@ export function compileRules(r: NodeReader, root: Node | null): RulesConfig | un
   const group = groupE ? r.name(groupE.value, 'group') : undefined;
   if (r.issues.length > 0) return undefined;
   const warnings = [...mixedInboundWarnings(listeners), ...adminWarnings(admin)];
-  return { files: [r.file], warnings, limits, user, group, admin, listeners, inspect, timeouts, backends, routes, defaultBackend, demo, log: { level } };
+  return { files: [r.file], warnings, limits, udp, user, group, admin, listeners, inspect, timeouts, backends, routes, defaultBackend, demo, log: { level } };
 }
 
 function compileListeners(r: NodeReader, node: Node | null, present: boolean): ListenerConfig[] {
@@ -101,8 +113,15 @@ function compileListeners(r: NodeReader, node: Node | null, present: boolean): L
     let name: string | undefined;
     let proxy: InboundProxyConfig = NO_INBOUND_PROXY;
     let maxConnections = 0;
+    let transport: Transport = 'tcp';
     if (r.isMap(item)) {
       const m = r.map(item, what, LISTENER_KEYS);
+      const t = m?.get('transport');
+      if (t) transport = r.oneOf<Transport>(t.value, `${what}.transport`, TRANSPORTS) ?? 'tcp';
+      for (const k of ['proxy_protocol', 'max_connections'] as const) {
+        const e = m?.get(k);
+        if (e && transport === 'udp') r.error(e.key, `${what}.${k} applies to TCP listeners only (UDP flows are bounded by the udp: section)`);
+      }
       const mc = m?.get('max_connections');
       if (mc) maxConnections = r.int(mc.value, `${what}.max_connections`, 0, 10_000_000) ?? 0;
       const pp = m?.get('proxy_protocol');
@@ -126,7 +145,7 @@ function compileListeners(r: NodeReader, node: Node | null, present: boolean): L
       const fullName = name === undefined ? formatHostPort(hp) : binds.length > 1 ? `${name}#${j}` : name;
       if (names.has(fullName)) r.error(b, `${what}: duplicate listener "${fullName}"`);
       names.add(fullName);
-      out.push({ name: fullName, ...hp, proxy, maxConnections, pos: r.pos(b) });
+      out.push({ name: fullName, transport, ...hp, proxy, maxConnections, pos: r.pos(b) });
     });
   });
   if (out.length === 0 && r.issues.length === 0) r.error(node, 'listeners needs at least one bind address');
@@ -173,11 +192,12 @@ function compileInboundProxy(r: NodeReader, node: Node | null, what: string): In
 
 /** The seed case: one listener takes PROXY headers, another does not; one load balancer in front of both breaks the second. */
 function mixedInboundWarnings(listeners: readonly ListenerConfig[]): RulesConfig['warnings'] {
-  const accepting = listeners.filter((l) => l.proxy.accept !== 'off');
+  const tcp = listeners.filter((l) => l.transport === 'tcp');
+  const accepting = tcp.filter((l) => l.proxy.accept !== 'off');
   if (accepting.length === 0) return [];
   const names = accepting.map((l) => `"${l.name}"`).join(', ');
   const ranges = [...new Set(accepting.flatMap((l) => l.proxy.trusted.map((c) => `${c.address}/${c.prefix}`)))].join(', ');
-  return listeners
+  return tcp
     .filter((l) => l.proxy.accept === 'off')
     .map((l) => ({
       ...l.pos,

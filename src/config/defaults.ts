@@ -23,4 +23,10 @@ export const DEFAULTS = {
   trackedAddresses: 100_000,
   inspectBufferTotal: 64 * 1024 * 1024,
   adminStatusRefreshMs: 5000,
+  udpMaxFlows: 20_000,
+  udpIdleMs: 180_000,
+  udpPerIpFlows: 256,
+  udpPerIpRate: 10_000,
+  udpMaxDatagram: 65_535,
+  udpInspectDatagrams: 8,
 } as const;

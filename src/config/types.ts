@@ -3,8 +3,14 @@
  * portplex never re-checks a value it reads from these types.
  */
 
-export const PROTOCOLS = ['tls', 'http', 'ssh', 'socks', 'socks4', 'socks5', 'openvpn', 'xmpp', 'rdp', 'postgres', 'mqtt', 'adb', 'http2', 'tinc', 'syslog'] as const;
+export const PROTOCOLS = ['tls', 'http', 'ssh', 'socks', 'socks4', 'socks5', 'openvpn', 'xmpp', 'rdp', 'postgres', 'mqtt', 'adb', 'http2', 'tinc', 'syslog', 'quic', 'dns', 'wireguard'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
+
+/** Stream (TCP) or datagram (UDP) listeners and backends; a route serves the transport of its backend. */
+export type Transport = 'tcp' | 'udp';
+export const TRANSPORTS: readonly Transport[] = ['tcp', 'udp'];
+/** Protocols recognised in a UDP flow's first datagram(s); `tls` there means the ClientHello inside a QUIC Initial. */
+export const UDP_PROTOCOLS: readonly Protocol[] = ['quic', 'tls', 'dns', 'wireguard', 'openvpn'];
 
 /** Exact text (case-insensitive) or "~regex", for captures that are not host names (RDP cookie, Postgres user). */
 export type TextPattern = { readonly kind: 'exact'; readonly text: string } | { readonly kind: 'regex'; readonly regex: RegExp };
@@ -42,6 +48,7 @@ export interface InboundProxyConfig {
 
 export interface ListenerConfig extends HostPort {
   readonly name: string;
+  readonly transport: Transport;
   readonly proxy: InboundProxyConfig;
   /** Open connections on this listener at most (0: only the global limit). */
   readonly maxConnections: number;
@@ -101,10 +108,14 @@ export interface ProxyV2Options {
   readonly crc32c: boolean;
   /** TLV types copied from the inbound header (e.g. 0xEA, AWS VPC endpoint id). */
   readonly passTlvs: readonly number[];
+  /** UDP backends: the header goes in front of the first datagram of a flow, or of every datagram. */
+  readonly datagrams: 'first' | 'every';
 }
 
 export interface BackendConfig {
   readonly name: string;
+  /** udp: servers are reached by datagrams, one socket per client flow (no health checks, no v1 header). */
+  readonly transport: Transport;
   readonly sendProxy: SendProxy;
   readonly proxyV2: ProxyV2Options;
   readonly connectTimeoutMs: number;
@@ -221,6 +232,25 @@ export interface LimitsConfig {
   readonly inspectBufferTotal: number;
 }
 
+/** The `udp:` section: the flow table and the limits of UDP listeners (per process). */
+export interface UdpConfig {
+  /** UDP backend for flows no route took; undefined: such flows are dropped. */
+  readonly defaultBackend: string | undefined;
+  /** Flows tracked at once; past it the least recently used flow is evicted. */
+  readonly maxFlows: number;
+  /** A flow nobody sent on for this long is forgotten (its backend socket closed). */
+  readonly idleMs: number;
+  /** Flows one client address may have at once. */
+  readonly perIpFlows: number;
+  /** Datagrams per second one client address may send (token bucket), and the bucket size. */
+  readonly perIpRate: number;
+  readonly perIpBurst: number;
+  /** Larger datagrams from clients are dropped. */
+  readonly maxDatagram: number;
+  /** Datagrams a flow may buffer while its route is undecided (a ClientHello over several Initials). */
+  readonly inspectDatagrams: number;
+}
+
 /** The admin endpoint: /metrics, /healthz, /readyz, the status page and /status.json. */
 export interface AdminConfig {
   readonly listen: HostPort;
@@ -244,6 +274,7 @@ export interface RulesConfig {
   readonly demo: readonly DemoServiceConfig[];
   readonly log: { readonly level: string };
   readonly limits: LimitsConfig;
+  readonly udp: UdpConfig;
   /** Drop privileges to this user/group once the listeners are bound (when started as root). */
   readonly user: string | undefined;
   readonly group: string | undefined;

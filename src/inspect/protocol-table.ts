@@ -4,12 +4,16 @@
  * conditions read parsed facts through this one table (a static table: nothing registers itself).
  */
 import type { Protocol } from '../config/types.js';
-import type { ParseResult } from '../protocols/result.js';
 import { parseAdbConnect } from '../protocols/adb.js';
 import { parseHttp2Preface } from '../protocols/http2-preface.js';
 import { parseHttpRequest } from '../protocols/http-request.js';
 import { parseMqttConnect } from '../protocols/mqtt.js';
-import { parseOpenVpnTcp } from '../protocols/openvpn.js';
+import { parseOpenVpnTcp, parseOpenVpnUdp } from '../protocols/openvpn.js';
+import { parseDnsQuery } from '../protocols/dns.js';
+import { parseQuicClientHello, type QuicClientHello } from '../protocols/quic-initial.js';
+import { ok, type ParseResult } from '../protocols/result.js';
+import type { ClientHello } from '../protocols/tls-client-hello.js';
+import { parseWireGuardInitiation } from '../protocols/wireguard.js';
 import { parsePostgresStartup } from '../protocols/postgres.js';
 import { parseRdpConnectionRequest } from '../protocols/rdp.js';
 import { parseSocks } from '../protocols/socks.js';
@@ -20,9 +24,15 @@ import { parseClientHello } from '../protocols/tls-client-hello.js';
 import { parseXmppStreamHeader } from '../protocols/xmpp.js';
 
 /** A parser kind: several `protocol:` values may share one (socks4 and socks5 both read SOCKS). */
-export type ParserKey = 'tls' | 'http' | 'ssh' | 'socks' | 'openvpn' | 'xmpp' | 'rdp' | 'postgres' | 'mqtt' | 'adb' | 'http2' | 'tinc' | 'syslog';
+export type ParserKey = 'tls' | 'http' | 'ssh' | 'socks' | 'openvpn' | 'xmpp' | 'rdp' | 'postgres' | 'mqtt' | 'adb' | 'http2' | 'tinc' | 'syslog' | 'quic' | 'dns' | 'wireguard';
 
-export const PARSERS: { readonly [K in ParserKey]: (bytes: Uint8Array, maxBytes: number) => ParseResult<unknown> } = {
+/** What a TCP parser reads: every byte of the stream so far. */
+export type StreamParser = (bytes: Uint8Array, maxBytes: number) => ParseResult<unknown>;
+/** What a UDP parser reads: the datagrams of the flow so far, in arrival order (never empty). */
+export type DatagramParser = (datagrams: readonly Uint8Array[], maxBytes: number) => ParseResult<unknown>;
+
+/** TCP: the first bytes of the stream. */
+export const PARSERS: { readonly [K in ParserKey]?: StreamParser } = {
   tls: (b, max) => parseClientHello(b, max),
   http: (b, max) => parseHttpRequest(b, max),
   ssh: (b) => parseSshBanner(b),
@@ -37,6 +47,24 @@ export const PARSERS: { readonly [K in ParserKey]: (bytes: Uint8Array, maxBytes:
   tinc: (b) => parseTinc(b),
   syslog: (b, max) => parseSyslog(b, max),
 };
+
+/**
+ * UDP: the first datagram(s) of a flow. `tls` is the ClientHello inside QUIC Initial packets (so
+ * every tls condition works on HTTP/3), which is also what `protocol: quic` asks for; the others
+ * judge the first datagram alone.
+ */
+export const DATAGRAM_PARSERS: { readonly [K in ParserKey]?: DatagramParser } = {
+  tls: (d, max) => helloOfQuic(parseQuicClientHello(d, max)),
+  quic: (d, max) => helloOfQuic(parseQuicClientHello(d, max)),
+  dns: (d) => parseDnsQuery(d[0]!),
+  wireguard: (d) => parseWireGuardInitiation(d[0]!),
+  openvpn: (d) => parseOpenVpnUdp(d[0]!),
+};
+
+/** The tls conditions read a ClientHello, whichever transport carried it. */
+function helloOfQuic(r: ParseResult<QuicClientHello>): ParseResult<ClientHello> {
+  return r.kind === 'ok' ? ok(r.value.hello, r.length) : r;
+}
 
 /** Which parser decides a `protocol:` value, and what its answer must say. */
 export const PROTOCOL_TABLE: { readonly [P in Protocol]: { readonly parser: ParserKey; readonly accepts?: (value: unknown) => boolean } } = {
@@ -55,4 +83,7 @@ export const PROTOCOL_TABLE: { readonly [P in Protocol]: { readonly parser: Pars
   http2: { parser: 'http2' },
   tinc: { parser: 'tinc' },
   syslog: { parser: 'syslog' },
+  quic: { parser: 'quic' },
+  dns: { parser: 'dns' },
+  wireguard: { parser: 'wireguard' },
 };

@@ -31,7 +31,8 @@ export async function bindListeners(configs: readonly ListenerConfig[], runtime:
 /** What identifies a listening socket: a reload keeps a listener whose key is unchanged. */
 export function listenerKey(cfg: ListenerConfig): string {
   // Port 0 (any free port, used in tests) is no address: two such listeners are told apart by name.
-  return cfg.port === 0 ? `${cfg.host}|0|${cfg.name}` : `${cfg.host}|${cfg.port}`;
+  // TCP and UDP on the same port are two sockets.
+  return cfg.port === 0 ? `${cfg.transport}|${cfg.host}|0|${cfg.name}` : `${cfg.transport}|${cfg.host}|${cfg.port}`;
 }
 
 function bindOne(initial: ListenerConfig, runtime: () => Runtime): Promise<BoundListener> {

@@ -11,6 +11,9 @@ import { sameConfig } from '../config/same-config.js';
 
 export interface Runtime {
   readonly table: RouteTable;
+  /** Routes to UDP backends, for the first datagrams of a UDP flow. */
+  readonly udpTable: RouteTable;
+  readonly udp: RulesConfig['udp'];
   readonly pools: ReadonlyMap<string, BackendPool>;
   readonly backends: ReadonlyMap<string, BackendConfig>;
   readonly inspect: RulesConfig['inspect'];
@@ -45,7 +48,9 @@ export function buildRuntime(rules: RulesConfig, log: Logger, previous?: Runtime
   const trust = new Map<string, CidrSet>();
   for (const l of rules.listeners) trust.set(l.name, l.proxy.accept === 'off' ? () => false : cidrSet(l.proxy.trusted));
   return {
-    table: new RouteTable(rules),
+    table: new RouteTable(rules, 'tcp'),
+    udpTable: new RouteTable(rules, 'udp'),
+    udp: rules.udp,
     pools,
     backends: rules.backends,
     inspect: rules.inspect,

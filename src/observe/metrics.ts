@@ -15,6 +15,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BackendSnapshot } from '../backends/pool.js';
 import type { ConnectionObserver, ConnectionRecord } from './connection-record.js';
+import type { UdpStats } from '../udp/flow-table.js';
 
 export interface MetricsSources {
   /** Current backends and servers (health state). */
@@ -25,6 +26,8 @@ export interface MetricsSources {
   limitRefusals(): ReadonlyMap<string, number>;
   /** Cumulative forward-proxy denials, key "route/reason". */
   denials(): ReadonlyMap<string, number>;
+  /** UDP flow table counters (flows open are in openByListener). */
+  udp?(): UdpStats;
 }
 
 /** Metric names, shared with the status page so both read the same series. */
@@ -42,6 +45,8 @@ export const METRIC = {
   backendServersUp: 'portplex_backend_servers_up',
   backendServers: 'portplex_backend_servers',
   processes: 'portplex_metrics_processes',
+  udpFlowEvents: 'portplex_udp_flow_events_total',
+  udpDropped: 'portplex_udp_datagrams_dropped_total',
 } as const;
 
 /** From a tenth of a millisecond (a ClientHello in one segment) to the 3 s inspect deadline and beyond. */
@@ -210,6 +215,16 @@ export class PortplexMetrics implements ConnectionObserver {
     });
     gauge(METRIC.backendServers, 'Servers the backend has (primaries and backups).', ['backend'], 'max', (g, s) => {
       for (const b of s.backends()) g.set({ backend: b.name }, b.servers.length);
+    });
+    counter(METRIC.udpFlowEvents, 'What the UDP flow table did by itself: evicted (a flow ended because the table was full), expired (a flow ended by its idle timeout), migrated (a flow moved to the new port of its client, found by its QUIC connection ID).', ['event'], (c, s) => {
+      const u = s.udp?.();
+      if (u === undefined) return;
+      c.inc({ event: 'evicted' }, u.evicted);
+      c.inc({ event: 'expired' }, u.expired);
+      c.inc({ event: 'migrated' }, u.migrated);
+    });
+    counter(METRIC.udpDropped, 'UDP datagrams from clients dropped without reaching a backend, by reason.', ['reason'], (c, s) => {
+      for (const [reason, n] of s.udp?.().dropped ?? []) c.inc({ reason }, n);
     });
     // Constant 1 per process: summed by the primary, it says how many workers answered the scrape.
     new Gauge({ name: METRIC.processes, help: 'Processes whose metrics this scrape includes (1 per worker that answered).', aggregator: 'sum', registers }).set(1);

@@ -7,6 +7,8 @@ export interface Endpoints {
   readonly srcPort: number;
   readonly dstAddress: string;
   readonly dstPort: number;
+  /** A UDP flow's header says DGRAM (v2 only: v1 has no UDP form). Default tcp. */
+  readonly transport?: 'tcp' | 'udp';
 }
 
 /** What the connection knows that may go into the header. */
@@ -30,7 +32,7 @@ const UNKNOWN_V1 = Buffer.from('PROXY UNKNOWN\r\n', 'latin1');
 export function outgoingHeader(mode: SendProxy, ep: Endpoints, facts: HeaderFacts, v2: ProxyV2Options): HeaderResult {
   if (mode === 'off') return { ok: true, header: undefined };
   if (mode === 'v1' && facts.local) return { ok: true, header: UNKNOWN_V1 };
-  const addrs = proxyAddresses({ address: ep.srcAddress, port: ep.srcPort }, { address: ep.dstAddress, port: ep.dstPort });
+  const addrs = proxyAddresses({ address: ep.srcAddress, port: ep.srcPort }, { address: ep.dstAddress, port: ep.dstPort }, { transport: ep.transport === 'udp' ? 'dgram' : 'stream' });
   if (mode === 'v1') return { ok: true, header: encodeProxyV1(addrs) };
   const tlvs = standardTlvs(v2.authority ? facts.sni : undefined, v2.alpn ? facts.alpn : undefined);
   if (v2.uniqueId && facts.uniqueId !== undefined) tlvs.push({ type: PP2_TYPE_UNIQUE_ID, value: facts.uniqueId });

@@ -113,7 +113,7 @@ function explainCondition(c: Condition, ctx: MatchContext, out: string[]): Verdi
   return v;
 }
 
-export function explain(rules: Pick<RulesConfig, 'routes' | 'defaultBackend'>, ctx: MatchContext): Explanation {
+export function explain(rules: Pick<RulesConfig, 'routes' | 'defaultBackend' | 'backends' | 'udp'>, ctx: MatchContext): Explanation {
   // Verdicts come from the live route table (including the implicit waits of forward actions);
   // the reasons from walking each route's conditions.
   const table = new RouteTable(rules);

@@ -3,7 +3,8 @@
  * every route before it has said no-match (like sslh's PROBE_AGAIN), so the answer never
  * depends on how the client's bytes were split into segments.
  */
-import type { RouteAction, RouteConfig, RulesConfig } from '../config/types.js';
+import type { RouteAction, RouteConfig, RulesConfig, Transport } from '../config/types.js';
+import { routeTransport } from '../config/udp.js';
 import type { MatchContext, Matcher } from '../matchers/context.js';
 import { compileCondition, silentDurations } from '../matchers/registry.js';
 import { allMatcher } from '../matchers/logic.js';
@@ -47,11 +48,13 @@ export class RouteTable {
   readonly silentMs: readonly number[];
   private readonly fallback: Decision;
 
-  constructor(rules: Pick<RulesConfig, 'routes' | 'defaultBackend'>) {
-    this.routes = rules.routes.map((r: RouteConfig, index) => ({ name: r.name, action: r.action, index, match: withImplicit(r) }));
-    this.defaultBackend = rules.defaultBackend;
-    this.silentMs = [...new Set(rules.routes.flatMap((r) => silentDurations(r.when)))].sort((a, b) => a - b);
-    this.fallback = Object.freeze({ kind: 'route', route: undefined, backend: rules.defaultBackend });
+  /** The routes of one transport (a route serves its backend's), in file order, and that transport's default. */
+  constructor(rules: Pick<RulesConfig, 'routes' | 'defaultBackend' | 'backends' | 'udp'>, transport: Transport = 'tcp') {
+    const mine = rules.routes.map((r: RouteConfig, index) => ({ r, index })).filter(({ r }) => routeTransport(r, rules.backends) === transport);
+    this.routes = mine.map(({ r, index }) => ({ name: r.name, action: r.action, index, match: withImplicit(r) }));
+    this.defaultBackend = transport === 'tcp' ? rules.defaultBackend : rules.udp.defaultBackend;
+    this.silentMs = [...new Set(mine.flatMap(({ r }) => silentDurations(r.when)))].sort((a, b) => a - b);
+    this.fallback = Object.freeze({ kind: 'route', route: undefined, backend: this.defaultBackend });
   }
 
   /** The first silent duration: once a client has said nothing for this long, it is treated as silent. */

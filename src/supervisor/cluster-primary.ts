@@ -39,6 +39,8 @@ interface Slot {
   /** Sequence number of the rules this worker confirmed. */
   appliedSeq: number;
   readonly pending: Map<number, Pending>;
+  /** This worker serves the UDP listeners (exactly one does: a flow must stay in one process). */
+  readonly udp: boolean;
 }
 
 export class ClusterController implements Controller {
@@ -69,7 +71,7 @@ export class ClusterController implements Controller {
     cluster.setupPrimary({ exec: WORKER_MAIN, args: [], silent: false });
     this.texts = texts;
     this.seq++;
-    const results = await Promise.all(Array.from({ length: this.opts.count }, () => this.fork()));
+    const results = await Promise.all(Array.from({ length: this.opts.count }, (_, i) => this.fork(i === 0)));
     const failed = results.find((r) => !r.ok);
     if (failed !== undefined) {
       this.abort();
@@ -136,9 +138,9 @@ export class ClusterController implements Controller {
   }
 
   /** Forks one worker and resolves once it runs the current rules (or could not). */
-  private fork(): Promise<ApplyOutcome> {
-    const worker = cluster.fork({ ...this.opts.env, PORTPLEX_WORKER: '1' });
-    const slot: Slot = { worker, startedAt: Date.now(), appliedSeq: 0, pending: new Map() };
+  private fork(udp: boolean): Promise<ApplyOutcome> {
+    const worker = cluster.fork({ ...this.opts.env, PORTPLEX_WORKER: '1', PORTPLEX_UDP_WORKER: udp ? '1' : '0' });
+    const slot: Slot = { worker, startedAt: Date.now(), appliedSeq: 0, pending: new Map(), udp };
     this.slots.add(slot);
     worker.on('message', (m: unknown) => {
       if (!isWorkerMessage(m)) return;
@@ -201,7 +203,7 @@ export class ClusterController implements Controller {
       this.restartTimers.delete(t);
       if (this.stopping) return;
       this.restarts++;
-      void this.fork().then((r) => {
+      void this.fork(slot.udp).then((r) => {
         if (r.ok) this.log.info({ replaced: worker.process.pid, workers: this.workers().listening }, 'worker replaced');
         else this.log.error({ err: r.error }, 'the new worker could not start');
       });

@@ -42,7 +42,9 @@ async function apply(m: Extract<PrimaryMessage, { type: 'portplex:rules' }>): Pr
     // arrives; what must be read with the starting user's rights is read first.
     loadDemoCertificate(loaded.rules.demo);
     if (m.drop !== undefined) dropPrivileges(m.drop);
-    running = await startPortplex(loaded.rules, log, { observer: metrics });
+    // One worker serves the UDP listeners: the kernel hands a shared UDP socket's datagrams to
+    // whichever process reads first, and every datagram of a flow must reach the same one.
+    running = await startPortplex(loaded.rules, log, { observer: metrics, udp: process.env['PORTPLEX_UDP_WORKER'] !== '0' });
     metrics.setSources(metricsSources(running));
     send({ type: 'portplex:applied', seq: m.seq, ok: true, added: running.listeners.map((l) => l.config.name) });
     return;

@@ -213,7 +213,7 @@ default: b
       timeoutMs: 5000,
       maxBytes: 4096,
     });
-    assert.deepEqual(r.rules.backends.get('b')!.proxyV2, { authority: true, alpn: true, uniqueId: true, crc32c: false, passTlvs: [0xea] });
+    assert.deepEqual(r.rules.backends.get('b')!.proxyV2, { authority: true, alpn: true, uniqueId: true, crc32c: false, passTlvs: [0xea], datagrams: 'first' });
     assert.deepEqual(r.rules.warnings, []);
   });
 

@@ -25,10 +25,11 @@ import {
   TIMEOUTS_KEYS,
   TOP_KEYS,
 } from '../../src/config/compile.js';
-import { BACKEND_KEYS, BALANCES, HEALTH_KEYS, HEALTH_TYPES, PASSIVE_KEYS, PROXY_V2_KEYS, SEND_PROXY, SERVER_KEYS } from '../../src/config/backends.js';
+import { BACKEND_KEYS, BALANCES, HEALTH_KEYS, HEALTH_TYPES, PASSIVE_KEYS, PROXY_V2_DATAGRAMS, PROXY_V2_KEYS, SEND_PROXY, SERVER_KEYS } from '../../src/config/backends.js';
 import { AUTH_KEYS, CONNECT_KEYS, ROUTE_KEYS, SNI_FORWARD_KEYS } from '../../src/config/routes.js';
 import { BYTES_KEYS, HTTP_KEYS, POSTGRES_KEYS, RANGE_KEYS, RDP_KEYS, TLS_KEYS, TLS_VERSIONS, WHEN_KEYS, XMPP_KEYS } from '../../src/config/conditions.js';
-import { POSTGRES_KINDS, PROTOCOLS } from '../../src/config/types.js';
+import { POSTGRES_KINDS, PROTOCOLS, TRANSPORTS } from '../../src/config/types.js';
+import { UDP_KEYS, UDP_PER_IP_KEYS } from '../../src/config/udp.js';
 import { ADMIN_KEYS } from '../../src/config/admin.js';
 
 const RULES_DIR = fileURLToPath(new URL('../../../rules/', import.meta.url));
@@ -114,6 +115,8 @@ describe('rules/portplex.schema.json: keys and enums equal the compiler\'s', () 
     ['demo[]', defs.demo, DEMO_KEYS],
     ['log', defs.log, LOG_KEYS],
     ['admin', defs.admin, ADMIN_KEYS],
+    ['udp', defs.udp, UDP_KEYS],
+    ['udp.per_ip', defs.udpPerIp, UDP_PER_IP_KEYS],
   ];
   for (const [what, node, keys] of levels) {
     it(`${what}: the same keys, and no others allowed`, () => {
@@ -145,6 +148,9 @@ describe('rules/portplex.schema.json: keys and enums equal the compiler\'s', () 
     ['when.postgres.kind', defs.postgres?.properties?.kind, POSTGRES_KINDS],
     ['demo[].kind', defs.demo?.properties?.kind, DEMO_KINDS],
     ['log.level', defs.log?.properties?.level, LOG_LEVELS],
+    ['listeners[].transport', defs.listener?.properties?.transport, TRANSPORTS],
+    ['backends.*.transport', defs.backend?.properties?.transport, TRANSPORTS],
+    ['backends.*.proxy_v2.datagrams', defs.proxyV2?.properties?.datagrams, PROXY_V2_DATAGRAMS],
   ];
   for (const [what, node, values] of enums) {
     it(`${what}: the same values`, () => assert.deepEqual(enumOf(node).map(String).sort(), values.map(String).sort()));

@@ -170,7 +170,7 @@ test('buildClientHello: a real ClientHello from node:tls, with the SNI and ALPN 
 test('probe: the header is built from the probe socket\'s own addresses, and sent before the payload', async (t) => {
   const headers: InboundProxyHeader[] = [];
   const port = await proxyRequiringServer(t, 'http', (h) => headers.push(h));
-  const v2 = { authority: true, alpn: true, uniqueId: false, crc32c: false, passTlvs: [] };
+  const v2 = { authority: true, alpn: true, uniqueId: false, crc32c: false, passTlvs: [], datagrams: 'first' as const };
   const r = await probe({ host: '127.0.0.1', port, connectTimeoutMs: 1000, readTimeoutMs: 1000, bannerWaitMs: 20, header: 'v2', proxyV2: v2, payload: { kind: 'http', host: 'x.test' } });
   assert.equal(r.answer.kind, 'http');
   assert.equal(r.answer.status, 200);

@@ -96,7 +96,10 @@ export class LogCapture {
 
 export interface TestPortplex {
   readonly running: RunningPortplex;
+  /** The first TCP listener's port (0 if there is none). */
   readonly port: number;
+  /** The first UDP listener's port (0 if there is none). */
+  readonly udpPort: number;
   readonly logs: LogCapture;
   close(): Promise<void>;
 }
@@ -107,7 +110,7 @@ export async function startFromYaml(yaml: string): Promise<TestPortplex> {
   if (!loaded.ok) throw new Error('test rules invalid:\n' + loaded.issues.map((i) => `${i.line}:${i.col} ${i.message}`).join('\n'));
   const logs = new LogCapture('debug');
   const running = await startPortplex(loaded.rules, logs.logger);
-  return { running, port: running.listeners[0]!.address.port, logs, close: () => running.close() };
+  return { running, port: running.listeners[0]?.address.port ?? 0, udpPort: running.udpListeners[0]?.address.port ?? 0, logs, close: () => running.close() };
 }
 
 /** Connects, writes `chunks` one write per chunk (with a tick between), half-closes if asked, and collects the answer until the server closes. */

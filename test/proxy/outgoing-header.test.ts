@@ -6,7 +6,7 @@ import { outgoingHeader, type HeaderFacts } from '../../src/proxy/outgoing-heade
 import { parseProxyV2 } from '../../src/protocols/proxy-v2.js';
 
 const EP = { srcAddress: '203.0.113.5', srcPort: 40000, dstAddress: '198.51.100.1', dstPort: 443 };
-const V2: ProxyV2Options = { authority: true, alpn: true, uniqueId: false, crc32c: false, passTlvs: [] };
+const V2: ProxyV2Options = { authority: true, alpn: true, uniqueId: false, crc32c: false, passTlvs: [], datagrams: 'first' };
 const FACTS: HeaderFacts = { sni: 'example.com', alpn: 'h2', local: false, uniqueId: undefined, inboundTlvs: [] };
 
 function decode(h: Buffer | undefined) {

@@ -1,0 +1,126 @@
+/**
+ * One UDP socket per `transport: udp` listener. Each datagram is checked against the size and
+ * per-address rate limits, then handed to its flow: the flow of its address:port, else the flow
+ * its QUIC connection ID names (the client's NAT moved it), else a new flow routed afresh.
+ */
+import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
+import type { AddressInfo } from 'node:net';
+import type { ListenerConfig } from '../config/types.js';
+import { PortplexError } from '../errors.js';
+import { listenerKey } from '../listener/listeners.js';
+import type { Runtime } from '../listener/runtime.js';
+import { unmapIPv4 } from '../protocols/ip-address.js';
+import type { FlowTable } from './flow-table.js';
+import { UdpFlow, type FlowHost } from './flow.js';
+
+export interface BoundUdpListener {
+  readonly config: ListenerConfig;
+  readonly socket: Socket;
+  readonly address: AddressInfo;
+  /** Flows of this listener now in the table. */
+  flows(): number;
+  /** New settings for the same address (a reload that kept it). */
+  reconfigure(config: ListenerConfig): void;
+  /** New flows are refused from now on; the flows there are go on (their answers leave from this socket). */
+  stopAccepting(): void;
+  /** Ends the listener's flows and closes the socket. */
+  close(): Promise<void>;
+}
+
+/** Binds every UDP listener or none: on the first failure the ones already bound are closed again. */
+export async function bindUdpListeners(configs: readonly ListenerConfig[], runtime: () => Runtime, table: FlowTable<UdpFlow>): Promise<BoundUdpListener[]> {
+  const bound: BoundUdpListener[] = [];
+  try {
+    for (const cfg of configs) bound.push(await bindOne(cfg, runtime, table));
+  } catch (e) {
+    await Promise.all(bound.map((b) => b.close()));
+    throw e;
+  }
+  return bound;
+}
+
+function bindOne(initial: ListenerConfig, runtime: () => Runtime, table: FlowTable<UdpFlow>): Promise<BoundUdpListener> {
+  let cfg = initial;
+  let accepting = true;
+  const id = listenerKey(initial);
+  const v6 = initial.host.includes(':');
+  const socket = createSocket({ type: v6 ? 'udp6' : 'udp4', ipv6Only: initial.host === '::' });
+  const host: FlowHost = {
+    id,
+    get config() {
+      return cfg;
+    },
+    localAddress: initial.host,
+    localPort: initial.port,
+    table,
+    sendToClient(datagram, port, address) {
+      socket.send(datagram, port, address, (e) => {
+        if (e) table.drop('send-error');
+      });
+    },
+  };
+
+  const onMessage = (msg: Buffer, rinfo: RemoteInfo): void => {
+    const rt = runtime();
+    const now = Date.now();
+    const src = unmapIPv4(rinfo.address);
+    if (msg.length > rt.udp.maxDatagram) return table.drop('datagram-too-large');
+    if (!table.admitsDatagramFrom(src, now)) return table.drop('per-ip-rate');
+    const key = `${id}|${rinfo.address}|${rinfo.port}`;
+    let flow = table.get(key);
+    if (flow === undefined) {
+      const moved = table.flowByConnectionId(id, msg);
+      if (moved !== undefined && moved.relaying) {
+        const { oldKey, oldAddress } = moved.movedTo(key, rinfo.address, rinfo.port, src);
+        table.rekey(moved, oldKey, oldAddress);
+        flow = moved;
+      } else {
+        if (!accepting) return table.drop('not-accepting');
+        if (!table.admitsFlowFrom(src)) return table.drop('per-ip-flows');
+        flow = new UdpFlow(key, host, rt, rinfo.address, rinfo.port, src, now);
+        table.add(flow);
+      }
+    } else {
+      flow.lastSeen = now;
+    }
+    flow.fromClient(msg, now);
+  };
+
+  return new Promise((resolve, reject) => {
+    const onBindError = (e: NodeJS.ErrnoException): void => {
+      socket.close();
+      reject(new PortplexError('PORTPLEX_ERR_LISTEN', `cannot listen on ${cfg.name} (udp): ${e.code ?? e.message}`, { cause: e }));
+    };
+    socket.once('error', onBindError);
+    socket.bind({ address: initial.host, port: initial.port }, () => {
+      socket.removeListener('error', onBindError);
+      // A send to a client that went away may report ICMP errors here: never fatal.
+      socket.on('error', () => table.drop('send-error'));
+      socket.on('message', onMessage);
+      const address = socket.address();
+      host.localPort = address.port;
+      let closing: Promise<void> | undefined;
+      resolve({
+        get config() {
+          return cfg;
+        },
+        socket,
+        address,
+        flows: () => table.flowsOf(id),
+        reconfigure(next) {
+          cfg = next;
+        },
+        stopAccepting() {
+          accepting = false;
+        },
+        close() {
+          return (closing ??= new Promise<void>((done) => {
+            accepting = false;
+            table.removeAll('listener-closed', id);
+            socket.close(() => done());
+          }));
+        },
+      });
+    });
+  });
+}
