@@ -395,6 +395,19 @@ export async function diagnoseBackend(rules: RulesConfig, name: string, opts: Do
     };
   }
   const base = { backend: name, server: formatServer(server), serverNote: serverNoteOf(b, server), sendProxy: b.sendProxy };
+  if (b.transport === 'udp') {
+    // A UDP server answers only what it understands, and silence proves nothing: there is no
+    // handshake to probe the way a TCP connect and a PROXY header are probed.
+    return {
+      ...base,
+      verdict: 'unknown',
+      explanation: 'a UDP backend: the doctor probes TCP backends only (a UDP server need not answer a probe, so silence proves nothing)',
+      hint: 'check it with a real client of its protocol through portplex (e.g. curl --http3, dig, wg show)',
+      payload: undefined,
+      payloadWhy: undefined,
+      probes: [],
+    };
+  }
   const attempts: Attempt[] = [];
   try {
     for (const plan of planPayloads(rules, name)) {

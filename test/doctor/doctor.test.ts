@@ -292,6 +292,14 @@ test('a default-only backend: TLS first, then HTTP when TLS tells nothing', asyn
   );
 });
 
+test('a UDP backend is not probed: unknown, with what to check instead', async () => {
+  const rules = compile(`listeners: [{ bind: "127.0.0.1:0", transport: udp }]\nbackends:\n  h3: { transport: udp, servers: ["127.0.0.1:9"] }\nudp: { default: h3 }\n`);
+  const d = await diagnoseBackend(rules, 'h3', FAST);
+  assert.equal(d.verdict, 'unknown');
+  assert.match(d.explanation, /UDP backend/);
+  assert.deepEqual(d.probes, []);
+});
+
 function runCli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile(process.execPath, [CLI, ...args], { timeout: 15_000 }, (err, stdout, stderr) => {

@@ -104,6 +104,7 @@ export function standardScene(rules: RulesConfig): PortplexMetrics {
     openByListener: () => new Map([['main', 2], ['lb', 0]]),
     limitRefusals: () => new Map([['per-ip-rate', 1]]),
     denials: () => new Map([['tunnel/port-not-allowed', 4]]),
+    udp: () => ({ evicted: 2, expired: 5, migrated: 1, dropped: new Map([['no-route', 3], ['per-ip-rate', 7]]) }),
   });
   return m;
 }

@@ -48,6 +48,11 @@ describe('PortplexMetrics', () => {
     assert.match(text, /^portplex_denials_total\{kind="limit",route="",reason="per-ip-rate"\} 1$/m);
     assert.match(text, /^portplex_denials_total\{kind="forward-proxy",route="tunnel",reason="port-not-allowed"\} 4$/m);
     assert.match(text, /^portplex_metrics_processes 1$/m);
+    assert.match(text, /^portplex_udp_flow_events_total\{event="evicted"\} 2$/m);
+    assert.match(text, /^portplex_udp_flow_events_total\{event="expired"\} 5$/m);
+    assert.match(text, /^portplex_udp_flow_events_total\{event="migrated"\} 1$/m);
+    assert.match(text, /^portplex_udp_datagrams_dropped_total\{reason="no-route"\} 3$/m);
+    assert.match(text, /^portplex_udp_datagrams_dropped_total\{reason="per-ip-rate"\} 7$/m);
   });
 
   it('forgets servers and listeners the new sources no longer have (a reload), and keeps counters', async () => {
@@ -97,13 +102,15 @@ describe('PortplexMetrics', () => {
       [METRIC.backendServersUp]: 'min',
       [METRIC.backendServers]: 'max',
       [METRIC.processes]: 'sum',
+      [METRIC.udpFlowEvents]: 'sum',
+      [METRIC.udpDropped]: 'sum',
     });
   });
 
   it('label values come from the record and config only: a client cannot add series beyond them', async () => {
     // Every label of every series is one of the names the scene used or a fixed value.
     const json = await standardScene(rules).registry.getMetricsAsJSON();
-    const allowed = new Set(['main', 'lb', 'https', 'ssh', 'default', 'web', 'other', 'tunnel', '', 'done', 'limit', 'backend-unreachable', 'from_client', 'to_client', 'true', 'false', 'limit', 'forward-proxy', 'per-ip-rate', 'port-not-allowed', '127.0.0.1:4443', '127.0.0.1:4444', '127.0.0.1:2222', '127.0.0.1:2323']);
+    const allowed = new Set(['main', 'lb', 'https', 'ssh', 'default', 'web', 'other', 'tunnel', '', 'done', 'limit', 'backend-unreachable', 'from_client', 'to_client', 'true', 'false', 'limit', 'forward-proxy', 'per-ip-rate', 'port-not-allowed', '127.0.0.1:4443', '127.0.0.1:4444', '127.0.0.1:2222', '127.0.0.1:2323', 'evicted', 'expired', 'migrated', 'no-route']);
     for (const m of json) {
       for (const v of m.values) {
         for (const [k, x] of Object.entries(v.labels)) if (k !== 'le') assert.ok(allowed.has(String(x)), `${m.name} ${k}=${String(x)}`);
