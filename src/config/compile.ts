@@ -142,7 +142,8 @@ function compileListeners(r: NodeReader, node: Node | null, present: boolean): L
         r.error(b, `${what}.bind: ${hp}`);
         return;
       }
-      const fullName = name === undefined ? formatHostPort(hp) : binds.length > 1 ? `${name}#${j}` : name;
+      // Unnamed: the address, and "/udp" for UDP, so TCP and UDP on one port are told apart.
+      const fullName = name === undefined ? formatHostPort(hp) + (transport === 'udp' ? '/udp' : '') : binds.length > 1 ? `${name}#${j}` : name;
       if (names.has(fullName)) r.error(b, `${what}: duplicate listener "${fullName}"`);
       names.add(fullName);
       out.push({ name: fullName, transport, ...hp, proxy, maxConnections, pos: r.pos(b) });

@@ -13,6 +13,8 @@ import { unmapIPv4 } from '../protocols/ip-address.js';
 import type { FlowTable } from './flow-table.js';
 import { UdpFlow, type FlowHost } from './flow.js';
 
+const RECV_BUFFER = 4 * 1024 * 1024;
+
 export interface BoundUdpListener {
   readonly config: ListenerConfig;
   readonly socket: Socket;
@@ -94,6 +96,13 @@ function bindOne(initial: ListenerConfig, runtime: () => Runtime, table: FlowTab
     socket.once('error', onBindError);
     socket.bind({ address: initial.host, port: initial.port }, () => {
       socket.removeListener('error', onBindError);
+      // Bursts of datagrams wait in the socket's receive buffer while the event loop is busy; ask
+      // for more than Linux's default 208 KiB (the kernel caps it at net.core.rmem_max).
+      try {
+        if (socket.getRecvBufferSize() < RECV_BUFFER) socket.setRecvBufferSize(RECV_BUFFER);
+      } catch {
+        // Not fatal: the default buffer still works.
+      }
       // A send to a client that went away may report ICMP errors here: never fatal.
       socket.on('error', () => table.drop('send-error'));
       socket.on('message', onMessage);

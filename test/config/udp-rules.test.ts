@@ -130,5 +130,9 @@ default: web
 udp: { default: h3 }
 `);
     assert.ok(r.ok, r.ok ? '' : r.issues.map((i) => i.message).join('\n'));
+    // Unnamed, they are named by their address, the UDP one with "/udp".
+    const unnamed = compile('listeners: ["127.0.0.1:8443", { bind: "127.0.0.1:8443", transport: udp }]\nbackends:\n  web: { servers: ["127.0.0.1:4443"] }\n  h3: { transport: udp, servers: ["127.0.0.1:4443"] }\ndefault: web\nudp: { default: h3 }\n');
+    assert.ok(unnamed.ok, unnamed.ok ? '' : unnamed.issues.map((i) => i.message).join('\n'));
+    assert.deepEqual(unnamed.rules.listeners.map((l) => l.name), ['127.0.0.1:8443', '127.0.0.1:8443/udp']);
   });
 });

@@ -292,6 +292,31 @@ routes:
     assert.equal(seen.length, 2, 'an unknown connection ID never reaches the server');
   });
 
+  it('garbage and QUIC-shaped junk from many ports never breaks the listener', async () => {
+    reset();
+    const p = await start('udp: { per_ip: { flows: 1000, rate: 100000 } }\n');
+    let seed = 12345;
+    const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) >>> 0) % n);
+    const junk = await Promise.all(Array.from({ length: 10 }, () => client(p.udpPort)));
+    for (let i = 0; i < 300; i++) {
+      const size = [0, 1, 5, 20, 1200, 1350][rnd(6)]!;
+      const d = Buffer.alloc(size);
+      for (let k = 0; k < size; k++) d[k] = rnd(256);
+      if (size > 6 && i % 2 === 0) d.set([0xc0 | rnd(64), 0, 0, 0, 1, rnd(24)], 0); // a long header, version 1, any DCID length
+      await junk[i % junk.length]!.send(d);
+      // Paced: one process sends and receives, and a flood would only measure the socket buffer.
+      if (i % 10 === 9) await new Promise((r) => setTimeout(r, 1));
+    }
+    // Still routing: a real QUIC flow after the junk reaches its backend.
+    const c = await client(p.udpPort);
+    const q = conn();
+    const [initial] = clientInitialDatagrams(q, helloA);
+    await c.send(initial!);
+    const got = await a.inbox.count(1);
+    assert.deepEqual(got[0]!.data, initial);
+    assert.equal(b.inbox.received.length + wg.inbox.received.length + dns.inbox.received.length, 0);
+  });
+
   it('a reload keeps the UDP listener and its flows; close ends them', async () => {
     reset();
     const text = yaml({ a: a.port, b: b.port, wg: wg.port, dns: dns.port });
