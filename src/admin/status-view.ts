@@ -189,7 +189,7 @@ export function buildStatusView(state: AdminState, metricsJson: MetricsJson, now
       lastError: reloads.lastError,
     },
     workers: { ...state.workers, reporting },
-    listeners: rules.listeners.map((l) => ({ name: l.name, address: formatHostPort(l), proxyProtocol: l.proxy.accept, open: sum(open, (x) => x.listener === l.name) })),
+    listeners: rules.listeners.map((l) => ({ name: l.name, address: formatHostPort(l) + (l.transport === 'udp' ? ' udp' : ''), proxyProtocol: l.proxy.accept, open: sum(open, (x) => x.listener === l.name) })),
     routes: rules.routes.map((r, i) => ({ position: i + 1, name: r.name, ...actionOf(r), when: summarizeCondition(r.when), hits: sum(closed, (l) => l.route === r.name) })),
     defaultBackend,
     unrouted: sum(closed, (l) => l.route === '' && l.backend === ''),
