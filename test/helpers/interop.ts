@@ -40,7 +40,7 @@ export const DEBIAN_PACKAGES: Readonly<Record<string, string>> = {
   'ssh-keygen': 'openssh-client',
   sshd: 'openssh-server',
   wrk: 'wrk', // npm run bench and its CI smoke test (test/bench/)
-  chromium: 'chromium', // the status page test (test/admin/)
+  chromium: 'chromium', // the status page test (test/admin/) and QUIC from a real browser (test/interop/chromium-quic)
   'systemd-analyze': 'systemd', // the unit check (test/deploy/)
 };
 

@@ -12,9 +12,22 @@ import { Facts } from '../../src/inspect/facts.js';
 import type { MatchContext } from '../../src/matchers/context.js';
 import { RouteTable } from '../../src/router/route-table.js';
 import { clientInitialDatagrams, handshakeOfRecord } from '../helpers/quic-initial-builder.js';
-import { QUIC_VERSION_1, QUIC_VERSION_2 } from '../../src/protocols/quic-initial.js';
+import { parseQuicClientHello, parseQuicLongHeader, QUIC_VERSION_1, QUIC_VERSION_2 } from '../../src/protocols/quic-initial.js';
 
 const fixture = (name: string): Buffer => readFileSync(new URL(`../../../test/fixtures/${name}`, import.meta.url));
+/** A datagram recording: each datagram preceded by its length as a 2-byte big-endian integer (test/fixtures/README.md). */
+function framedFixture(name: string): Buffer[] {
+  const b = fixture(name);
+  const out: Buffer[] = [];
+  for (let p = 0; p < b.length; ) {
+    assert.ok(p + 2 <= b.length, `${name}: truncated length at ${p}`);
+    const len = b.readUInt16BE(p);
+    assert.ok(p + 2 + len <= b.length, `${name}: truncated datagram at ${p}`);
+    out.push(b.subarray(p + 2, p + 2 + len));
+    p += 2 + len;
+  }
+  return out;
+}
 const hexFixture = (name: string): Buffer => Buffer.from(fixture(name).toString('latin1').replace(/\s+/g, ''), 'hex');
 
 function table(routes: string): RouteTable {
@@ -85,6 +98,43 @@ describe('UDP protocols by their first datagram(s)', () => {
       // The second datagram first (reordered by the network): still waits, then decides the same.
       assert.equal(routeFor(t, [datagrams[1]!], false), undefined);
     }
+  });
+
+  it('Chromium 156 over QUIC (recorded): its hello in two Initials routes to the a.test/h3 route, in either order', () => {
+    const datagrams = framedFixture('chromium-156-quic-initials.bin');
+    assert.deepEqual(
+      datagrams.map((d) => d.length),
+      [1250, 1250],
+      "Chromium's QUIC datagrams are 1250 bytes",
+    );
+    for (const d of datagrams) {
+      const h = parseQuicLongHeader(d);
+      assert.ok(h.kind === 'ok' && h.value.type === 'initial' && h.value.version === QUIC_VERSION_1 && h.value.dcid.length === 8 && h.value.scid.length === 0);
+    }
+    const r = parseQuicClientHello(datagrams, -1);
+    assert.equal(r.kind, 'ok');
+    if (r.kind !== 'ok') return;
+    assert.equal(r.value.datagrams, 2, 'the hello needs both datagrams');
+    assert.equal(r.value.packets, 2);
+    assert.equal(r.value.hello.sni, 'a.test');
+    assert.deepEqual(r.value.hello.alpn, ['h3'], 'Chromium offers only h3 over QUIC');
+    assert.deepEqual(r.value.hello.supportedVersions, [0x0304], 'TLS 1.3 only');
+    assert.equal(r.value.hello.ech, true, 'a GREASE ECH extension');
+    assert.equal(parseQuicClientHello(datagrams.slice(0, 1), -1).kind, 'incomplete');
+
+    const t = table(
+      [
+        '  - { name: b, when: { tls: { sni: b.test } }, to: u }',
+        '  - { name: a-h2, when: { tls: { sni: a.test, alpn: [h2] } }, to: u }',
+        '  - { name: a, when: { protocol: quic, tls: { sni: a.test, alpn: [h3], version: "1.3" } }, to: u }',
+      ].join('\n'),
+    );
+    assert.equal(routeFor(t, datagrams.slice(0, 1), false), undefined, 'waits for the second Initial');
+    assert.equal(routeFor(t, datagrams), 'a');
+    assert.equal(routeFor(t, [datagrams[1]!], false), undefined, 'the second alone: still waiting');
+    assert.equal(routeFor(t, [datagrams[1]!, datagrams[0]!]), 'a', 'reordered by the network: the same route');
+    assert.equal(routeFor(EVERY, datagrams), 'quic');
+    assert.equal(routeFor(EVERY, datagrams.slice(0, 1)), 'default', '`protocol: quic` needs the whole hello (README), not the first Initial alone');
   });
 
   it('an incomplete hello at the deadline matches no tls route', () => {
