@@ -26,7 +26,7 @@ export const DEFAULTS = {
   udpMaxFlows: 20_000,
   udpIdleMs: 180_000,
   udpPerIpFlows: 256,
-  udpPerIpRate: 10_000,
+  udpPerIpRate: 50_000,
   udpMaxDatagram: 65_535,
   udpInspectDatagrams: 8,
 } as const;

@@ -238,6 +238,13 @@ export class UdpFlow implements TableFlow {
     socket.on('message', (m) => this.fromServer(m));
     socket.connect(cfg.port, cfg.host, () => {
       if (this.phase !== 'connecting') return;
+      // A server answers in bursts (a QUIC congestion window of datagrams at once): more room than
+      // Linux's default 208 KiB, within net.core.rmem_max.
+      try {
+        if (socket.getRecvBufferSize() < FLOW_RECV_BUFFER) socket.setRecvBufferSize(FLOW_RECV_BUFFER);
+      } catch {
+        // The default buffer still works.
+      }
       this.phase = 'relay';
       const held = this.pending;
       this.pending = [];
@@ -318,4 +325,5 @@ export class UdpFlow implements TableFlow {
   }
 }
 
+const FLOW_RECV_BUFFER = 1024 * 1024;
 const WARN_REASONS = new Set(['no-route', 'backend-unavailable', 'backend-error', 'proxy-header-error']);

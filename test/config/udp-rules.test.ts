@@ -34,7 +34,7 @@ describe('udp rules', () => {
     assert.deepEqual(r.rules.listeners.map((l) => l.transport), ['tcp', 'udp']);
     assert.equal(r.rules.backends.get('h3')!.transport, 'udp');
     assert.equal(r.rules.backends.get('h3')!.proxyV2.datagrams, 'first');
-    assert.deepEqual(r.rules.udp, { defaultBackend: undefined, maxFlows: 20000, idleMs: 180000, perIpFlows: 256, perIpRate: 10000, perIpBurst: 20000, maxDatagram: 65535, inspectDatagrams: 8 });
+    assert.deepEqual(r.rules.udp, { defaultBackend: undefined, maxFlows: 20000, idleMs: 180000, perIpFlows: 256, perIpRate: 50000, perIpBurst: 100000, maxDatagram: 65535, inspectDatagrams: 8 });
     // Each transport has its own route table, in file order; a TCP connection never sees a UDP route.
     assert.deepEqual(new RouteTable(r.rules, 'udp').routes.map((x) => x.name), ['h3', 'wg']);
     assert.deepEqual(new RouteTable(r.rules, 'tcp').routes.map((x) => x.name), ['web']);
