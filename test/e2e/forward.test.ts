@@ -376,7 +376,7 @@ routes:
   });
 
   it('logs a client that leaves while the target is still connecting exactly once, within connect_timeout', { timeout: 10_000 }, async (t) => {
-    if (hole === null) return t.skip('needs the blackhole listener');
+    if (hole === null) return skipUnlessCi(t, 'could not fill a loopback accept queue here, so no connect hangs deterministically');
     const c = await Client.open(px.port);
     c.socket.write(connectHead(`127.0.0.1:${hole.port}`));
     await new Promise((r) => setTimeout(r, 50));
