@@ -54,8 +54,8 @@ export const PARSERS: { readonly [K in ParserKey]?: StreamParser } = {
  * judge the first datagram alone.
  */
 export const DATAGRAM_PARSERS: { readonly [K in ParserKey]?: DatagramParser } = {
+  // `quic` reads the same parse: Facts answers it from this slot.
   tls: (d, max) => helloOfQuic(parseQuicClientHello(d, max)),
-  quic: (d, max) => helloOfQuic(parseQuicClientHello(d, max)),
   dns: (d) => parseDnsQuery(d[0]!),
   wireguard: (d) => parseWireGuardInitiation(d[0]!),
   openvpn: (d) => parseOpenVpnUdp(d[0]!),

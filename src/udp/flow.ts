@@ -85,11 +85,6 @@ export class UdpFlow implements TableFlow {
     return this.phase === 'relay' || this.phase === 'connecting';
   }
 
-  /** Whether answers from this flow's server show QUIC long headers worth indexing. */
-  get isQuic(): boolean {
-    return this.protocol === 'quic';
-  }
-
   /** A datagram from the client. */
   fromClient(datagram: Buffer, now: number): void {
     this.lastSeen = now;
@@ -125,10 +120,9 @@ export class UdpFlow implements TableFlow {
   /** Called by the table once it has forgotten the flow. */
   closed(reason: FlowEndReason): void {
     if (this.phase === 'closed') return;
-    const wasInspecting = this.phase === 'inspect';
     this.phase = 'closed';
     if (this.deadline !== undefined) clearTimeout(this.deadline);
-    if (wasInspecting || this.pending.length > 0) this.count.dropped += this.pending.length;
+    this.count.dropped += this.pending.length;
     this.pending = [];
     this.backendSocket?.close();
     if (this.server !== undefined) this.pool?.release(this.server);

@@ -82,8 +82,6 @@ function bindOne(initial: ListenerConfig, runtime: () => Runtime, table: FlowTab
         flow = new UdpFlow(key, host, rt, rinfo.address, rinfo.port, src, now);
         table.add(flow);
       }
-    } else {
-      flow.lastSeen = now;
     }
     flow.fromClient(msg, now);
   };

@@ -14,26 +14,14 @@ import { startAdminServer } from '../../src/admin/server.js';
 import { compileRulesText } from '../../src/config/load.js';
 import { PortplexMetrics } from '../../src/observe/metrics.js';
 import { LogCapture } from '../helpers/net.js';
-import { describeExit, makeTempDir, requireTool, spawnBounded } from '../helpers/interop.js';
+import { chromiumBaseArgs, describeExit, makeTempDir, requireTool, spawnBounded } from '../helpers/interop.js';
 import { ADMIN_RULES, adminState, metricsSource, record, snapshots } from '../helpers/admin.js';
 
 /** A route whose regex SNI pattern is markup that would change the title if it ever ran. */
 const RULES = ADMIN_RULES.replace('sni: ["demo.test", "*.demo.test"]', `sni: ["demo.test", "~^<img src=x onerror=document.title='pwned'>$"]`);
 
 function chromiumArgs(profile: string): string[] {
-  return [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--disable-quic',
-    '--no-first-run',
-    '--no-proxy-server',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    `--user-data-dir=${profile}`,
-    '--virtual-time-budget=3000',
-  ];
+  return [...chromiumBaseArgs(profile), '--disable-quic', '--virtual-time-budget=3000'];
 }
 
 async function runChromium(t: TestContext, chromium: string, args: string[], what: string): Promise<string> {

@@ -91,6 +91,24 @@ export function missingToolMessage(name: string, path?: string): string {
  * CI=true a missing program is an error instead: the test fails, so CI never goes green by
  * silently skipping the interop suite.
  */
+/**
+ * Headless Chromium as the tests run it: no sandbox (root in CI), no GPU, no first-run UI, no
+ * proxy, nothing fetched in the background, and its own profile directory.
+ */
+export function chromiumBaseArgs(profile: string): string[] {
+  return [
+    '--headless',
+    '--no-sandbox',
+    '--disable-gpu',
+    '--no-first-run',
+    '--no-proxy-server',
+    '--disable-background-networking',
+    '--disable-component-update',
+    '--disable-sync',
+    `--user-data-dir=${profile}`,
+  ];
+}
+
 /** Skips locally with `message`; under CI=true a missing prerequisite is a failure, never a skip. */
 export function skipUnlessCi(t: SkippableScope, message: string): void {
   if (process.env.CI === 'true') throw new Error(`${message} (required under CI=true)`);

@@ -28,21 +28,13 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { startFromYaml } from '../helpers/net.js';
 import { udpBackend, type UdpBackend } from '../helpers/udp.js';
-import { describeExit, makeTempDir, requireTool, spawnBounded, withTimeout } from '../helpers/interop.js';
+import { chromiumBaseArgs, describeExit, makeTempDir, requireTool, spawnBounded, withTimeout } from '../helpers/interop.js';
 import { parseQuicClientHello, parseQuicLongHeader, QUIC_MIN_INITIAL_DATAGRAM, QUIC_VERSION_1, type QuicClientHello } from '../../src/protocols/quic-initial.js';
 
 /** Headless Chromium speaking QUIC to https://<host>:<port>/ (both names resolve to 127.0.0.1). */
 function chromiumQuicArgs(profile: string, host: string, port: number): string[] {
   return [
-    '--headless',
-    '--no-sandbox',
-    '--disable-gpu',
-    '--no-first-run',
-    '--no-proxy-server',
-    '--disable-background-networking',
-    '--disable-component-update',
-    '--disable-sync',
-    `--user-data-dir=${profile}`,
+    ...chromiumBaseArgs(profile),
     '--enable-quic',
     `--origin-to-force-quic-on=${host}:${port}`,
     '--host-resolver-rules=MAP a.test 127.0.0.1,MAP b.test 127.0.0.1',
