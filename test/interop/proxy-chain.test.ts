@@ -115,6 +115,8 @@ interface Exchanged {
   readonly received: Buffer;
   /** The socket error seen, if any (ECONNRESET when the peer closed on unread data). */
   readonly error: string | undefined;
+  /** Date.now() before the connect: a close line of an older connection from a reused port predates it. */
+  readonly startedAt: number;
 }
 
 /**
@@ -127,6 +129,7 @@ async function rawExchange(
   chunks: readonly Uint8Array[],
   opts: { from?: string; end?: boolean; gapMs?: number; firstGapMs?: number; timeoutMs?: number } = {},
 ): Promise<Exchanged> {
+  const startedAt = Date.now();
   const socket = connect({ host: '127.0.0.1', port, allowHalfOpen: true, ...(opts.from !== undefined ? { localAddress: opts.from } : {}) });
   socket.setNoDelay(true);
   let error: string | undefined;
@@ -145,7 +148,7 @@ async function rawExchange(
     }
     if (opts.end !== false && !socket.destroyed) socket.end();
     await withTimeout(closed, opts.timeoutMs ?? 10_000, `127.0.0.1:${port} to close the connection`);
-    return { ...local, received: Buffer.concat(got), error };
+    return { ...local, received: Buffer.concat(got), error, startedAt };
   } finally {
     socket.destroy();
   }
@@ -185,9 +188,17 @@ function closeLine(px: TestPortplex, what: string, pred: (l: Line) => boolean): 
   );
 }
 
-const clientIs = (address: string, port: number) => (l: Line): boolean => {
+/**
+ * The close line of the connection from address:port. With `since` (when the client started), a
+ * line of an older connection from the same port (the OS reuses them) is not taken for it: that
+ * one was accepted before `since`.
+ */
+const clientIs = (address: string, port: number, since?: number) => (l: Line): boolean => {
   const c = l.client as Endpoint | undefined;
-  return c?.address === address && c.port === port;
+  if (c?.address !== address || c.port !== port) return false;
+  if (since === undefined) return true;
+  const total = (l.ms as { total?: number } | undefined)?.total ?? 0;
+  return Date.parse(String(l.time)) - total >= since - 1;
 };
 
 /** The source address for "another host" (127.0.0.2), or undefined when the loopback does not take it. */
@@ -392,7 +403,7 @@ default: nginx
       const before = accessLog(nginx);
       const x = await rawExchange(f.front.port, [Buffer.concat([f.bytes, request('v2.chain.test')])], { from: other, end: false });
       assert.equal(x.received.length, 0, `the client got an answer: ${x.received.toString('latin1')}`);
-      const line = await closeLine(px, 'the forged header', clientIs(x.localAddress, x.localPort));
+      const line = await closeLine(px, 'the forged header', clientIs(x.localAddress, x.localPort, x.startedAt));
       assert.equal(line.reason, 'proxy-refused');
       assert.match(String(line.detail), /^PORTPLEX_ERR_PROXY_IN_DATA: /);
       assert.equal(line.proxy_header, f.front.header, "HAProxy's own header was accepted first");
@@ -418,7 +429,7 @@ default: nginx
     // routes on it before the client says anything.
     const x = await rawExchange(lb.catchAllV2Port, [Buffer.alloc(0), Buffer.concat([Buffer.from(FORGED_V1), request('catch-all.test')])], { from: other, end: false, gapMs: 200 });
     assert.equal(x.received.length, 0, x.received.toString('latin1'));
-    const line = await closeLine(pxCatchAll, 'the forged header behind HAProxy and a default-only route', clientIs(x.localAddress, x.localPort));
+    const line = await closeLine(pxCatchAll, 'the forged header behind HAProxy and a default-only route', clientIs(x.localAddress, x.localPort, x.startedAt));
     assert.equal(line.reason, 'proxy-refused');
     assert.match(String(line.detail), /^PORTPLEX_ERR_PROXY_IN_DATA: /);
     assert.equal(line.route, 'default');
@@ -462,7 +473,7 @@ default: web
     await t.test(`forged ${f.name} from ${from}`, async () => {
       const x = await rawExchange(px.port, f.chunks, { from, end: false, gapMs: 0 });
       assert.equal(x.received.length, 0);
-      const line = await closeLine(px, `forged ${f.name}`, clientIs(from, x.localPort));
+      const line = await closeLine(px, `forged ${f.name}`, clientIs(from, x.localPort, x.startedAt));
       assert.equal(line.reason, 'proxy-refused');
       assert.match(String(line.detail), /^PORTPLEX_ERR_PROXY_UNTRUSTED: /);
       assert.deepEqual(line.peer, { address: from, port: x.localPort });
@@ -475,7 +486,7 @@ default: web
     const x = await rawExchange(px.port, [request('www.test')], { from });
     const got = await nextConnection(web, 'the plain request at the backend');
     assert.equal(got.received.toString('latin1'), `PROXY TCP4 ${from} 127.0.0.1 ${x.localPort} ${px.port}\r\n${request('www.test').toString('latin1')}`);
-    const line = await closeLine(px, 'the plain request', clientIs(from, x.localPort));
+    const line = await closeLine(px, 'the plain request', clientIs(from, x.localPort, x.startedAt));
     assert.equal(line.reason, 'done');
     assert.equal(line.peer, undefined);
   });
@@ -608,7 +619,7 @@ default: web
     // On a listener without accept: "PRO" first, the rest later.
     before = web.accepted();
     const x = await rawExchange(plain!.address.port, [Buffer.from('PRO'), rest], { end: false, gapMs: 100 });
-    const line2 = await closeLine(px, 'a header split after "PRO" on a listener without accept', clientIs(LB, x.localPort));
+    const line2 = await closeLine(px, 'a header split after "PRO" on a listener without accept', clientIs(LB, x.localPort, x.startedAt));
     assert.match(String(line2.detail), /^PORTPLEX_ERR_PROXY_NOT_ACCEPTED: /);
     await assertNoClientByteForwarded(web, before, `PROXY TCP4 ${LB} 127.0.0.1 ${x.localPort} ${plain!.address.port}\r\n`, 'a header split after "PRO" on "plain"');
   },
@@ -642,7 +653,7 @@ default: web
     // No subtests: those of a todo test are not todo themselves.
     for (const c of cases) {
       const x = await rawExchange(c.port, c.chunks, { timeoutMs: 3000 }).catch((e: Error) => assert.fail(`${c.name}: ${e.message}`));
-      const line = await closeLine(px, c.name, (l) => (l.peer === undefined ? clientIs(LB, x.localPort)(l) : (l.peer as Endpoint).port === x.localPort));
+      const line = await closeLine(px, c.name, (l) => (l.peer === undefined ? clientIs(LB, x.localPort, x.startedAt)(l) : (l.peer as Endpoint).port === x.localPort));
       assert.equal(line.reason, 'done', c.name);
       assert.equal(line.route, 'default', c.name);
     }
@@ -667,7 +678,7 @@ routes:
 `,
     );
     const x = await rawExchange(px.port, [Buffer.from('PRO'), Buffer.concat([Buffer.from('XY TCP4 6.6.6.6 1.2.3.4 1111 443\r\n'), request('www.test')])], { end: false, gapMs: 400 });
-    const line = await closeLine(px, 'the slow header', clientIs(LB, x.localPort));
+    const line = await closeLine(px, 'the slow header', clientIs(LB, x.localPort, x.startedAt));
     assert.equal(line.reason, 'proxy-refused');
     assert.equal(web.accepted(), 0);
     // Expected: a trusted peer's header that was incomplete at the deadline (PORTPLEX_ERR_PROXY_INVALID).
@@ -695,7 +706,7 @@ default: web
   await t.test('a trusted peer sends an HTTP request without a header', async () => {
     const x = await rawExchange(px.port, [request('www.test')], { end: false });
     assert.equal(x.received.length, 0);
-    const line = await closeLine(px, 'the request without a header', clientIs(LB, x.localPort));
+    const line = await closeLine(px, 'the request without a header', clientIs(LB, x.localPort, x.startedAt));
     assert.equal(line.reason, 'proxy-refused');
     assert.match(String(line.detail), /^PORTPLEX_ERR_PROXY_REQUIRED: /);
     assert.equal(web.accepted(), 0);
@@ -705,7 +716,7 @@ default: web
     const x = await rawExchange(px.port, [], { end: false, timeoutMs: 5000 });
     const ms = performance.now() - started;
     assert.ok(ms >= 250, `closed after ${ms} ms, before the 300 ms header deadline`);
-    const line = await closeLine(px, 'the silent peer', clientIs(LB, x.localPort));
+    const line = await closeLine(px, 'the silent peer', clientIs(LB, x.localPort, x.startedAt));
     assert.equal(line.reason, 'proxy-refused');
     assert.match(String(line.detail), /^PORTPLEX_ERR_PROXY_REQUIRED: /);
     assert.equal(web.accepted(), 0);
@@ -713,7 +724,7 @@ default: web
   await t.test('an untrusted peer on a required listener: PORTPLEX_ERR_PROXY_UNTRUSTED', async (st) => {
     if (other === undefined) return skipUnlessCi(st, 'needs a second loopback address, 127.0.0.2');
     const x = await rawExchange(px.port, [request('www.test')], { from: other, end: false });
-    const line = await closeLine(px, 'the untrusted peer', clientIs(other, x.localPort));
+    const line = await closeLine(px, 'the untrusted peer', clientIs(other, x.localPort, x.startedAt));
     assert.equal(line.reason, 'proxy-refused');
     assert.match(String(line.detail), /^PORTPLEX_ERR_PROXY_UNTRUSTED: /);
     assert.equal(web.accepted(), 0);
@@ -760,7 +771,7 @@ routes:
       assert.equal(p.value.src, undefined, 'a LOCAL header carries no invented client');
       assert.equal(p.value.crc32cVerified, true);
       assert.deepEqual(got.subarray(p.length), req, 'the request follows the header byte for byte');
-      const line = await closeLine(px, `health check ${name}`, clientIs(LB, x.localPort));
+      const line = await closeLine(px, `health check ${name}`, clientIs(LB, x.localPort, x.startedAt));
       assert.equal(line.reason, 'done');
       assert.equal(line.route, 'hc-v2');
       assert.equal(line.proxy_header, 'v2-local');
@@ -770,7 +781,7 @@ routes:
       const x = await rawExchange(px.port, [Buffer.concat([header, req])]);
       const got = (await nextConnection(hcV1, 'the health check at the v1 backend')).received;
       assert.equal(got.toString('latin1'), `PROXY UNKNOWN\r\n${req.toString('latin1')}`);
-      const line = await closeLine(px, `health check ${name}`, clientIs(LB, x.localPort));
+      const line = await closeLine(px, `health check ${name}`, clientIs(LB, x.localPort, x.startedAt));
       assert.equal(line.route, 'hc-v1');
       assert.equal(line.proxy_header, 'v2-local');
     });
@@ -780,7 +791,7 @@ routes:
     bad[bad.length - 1] = bad[bad.length - 1]! ^ 0x01; // a NOOP byte: the checksum no longer matches
     const before = hcV2.accepted();
     const x = await rawExchange(px.port, [Buffer.concat([bad, request('v2.hc.test')])], { end: false });
-    const line = await closeLine(px, 'the corrupted health check', clientIs(LB, x.localPort));
+    const line = await closeLine(px, 'the corrupted health check', clientIs(LB, x.localPort, x.startedAt));
     assert.equal(line.reason, 'proxy-refused');
     assert.match(String(line.detail), /^PORTPLEX_ERR_PROXY_INVALID: .*CRC32C/);
     assert.equal(hcV2.accepted(), before);
@@ -877,7 +888,7 @@ default: web
     await t.test(`a ${name} header from the load balancer (${LB}) on "direct" is refused, naming "edge"`, async () => {
       const x = await rawExchange(direct!.address.port, [Buffer.concat([header, request('www.test')])], { end: false });
       assert.equal(x.received.length, 0);
-      const line = await closeLine(px, `the ${name} header on "direct"`, clientIs(LB, x.localPort));
+      const line = await closeLine(px, `the ${name} header on "direct"`, clientIs(LB, x.localPort, x.startedAt));
       assert.equal(line.listener, 'direct');
       assert.equal(line.reason, 'proxy-refused');
       assert.match(String(line.detail), /^PORTPLEX_ERR_PROXY_NOT_ACCEPTED: /);
@@ -900,7 +911,7 @@ default: web
     if (other === undefined) return skipUnlessCi(st, 'needs a second loopback address, 127.0.0.2');
     const before = web.accepted();
     const x = await rawExchange(direct!.address.port, [Buffer.concat([lbHeaderV2(client, dst), request('www.test')])], { from: other, end: false });
-    const line = await closeLine(px, 'the header from 127.0.0.2 on "direct"', clientIs(other, x.localPort));
+    const line = await closeLine(px, 'the header from 127.0.0.2 on "direct"', clientIs(other, x.localPort, x.startedAt));
     assert.equal(line.reason, 'proxy-refused');
     assert.match(String(line.detail), /^PORTPLEX_ERR_PROXY_NOT_ACCEPTED: /);
     assert.doesNotMatch(String(line.detail), /edge/);
