@@ -10,7 +10,7 @@
  *
  * Loopback only; bounded in time (durationMs plus per-connection timeouts) and stops by itself.
  */
-import { createHash, type Hash } from 'node:crypto';
+import { createHash, randomInt, type Hash } from 'node:crypto';
 import { once } from 'node:events';
 import { readdirSync, readFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Server, type Socket } from 'node:net';
@@ -267,6 +267,19 @@ interface EchoServer {
   readonly port: number;
   readonly sockets: Set<Socket>;
   close(): Promise<void>;
+}
+
+/** Source address:port pairs that do not repeat within a run (see `sources` in the soak). */
+class SourceAllocator {
+  private n = 0;
+  constructor(private readonly offset: number) {}
+
+  next(family: 4 | 6, resetting: boolean): { localAddress: string; localPort: number } {
+    const n = this.n++;
+    if (family === 6) return { localAddress: '::1', localPort: 20_000 + ((this.offset + n) % 10_000) };
+    const host = (resetting ? 2 : 128) + (n % 126);
+    return { localAddress: `127.0.0.${host}`, localPort: 20_000 + ((this.offset + Math.floor(n / 126)) % 10_000) };
+  }
 }
 
 interface Target {
@@ -582,15 +595,23 @@ routes:
   let connected = 0;
 
   /**
-   * Kinds that reset their connection connect from 127.0.0.2: portplex may log them without a
-   * client address (reset before it read it), so their lines must never be confused with another
-   * client's on the same port.
+   * Close lines are matched to clients by listener|address|port. A reset leaves no TIME_WAIT on
+   * either side, so the kernel may hand the same port to the next connect at once, and the two
+   * connections' close lines can arrive in either order: matched first-in first-out, they swap
+   * (seen: an empty-rst client matched to a spliced client's 'done'). So no connection of the
+   * plain listeners uses an ephemeral port: each gets a source address:port no other connection
+   * of this run has (127.0.0.2-127 for the kinds that reset, 127.0.0.128-254 for the rest, ports
+   * 20000-29999, below Linux's ephemeral range; on ::1 the port alone, unique for 10000
+   * connections). The proxied listener trusts 127.0.0.1 only and keeps ephemeral ports: its kinds
+   * end with a FIN, whose TIME_WAIT keeps the kernel from reusing the port.
    */
+  const sources = new SourceAllocator(randomInt(0, 10_000));
   const open = (target: Target, kind: Kind, hashing: boolean): Promise<Probe | undefined> =>
     new Promise((resolve) => {
       const resetting = RESETTING.has(kind);
       if (resetting && target.host !== '127.0.0.1') throw new Error('soak: resetting kinds connect over IPv4');
-      const s = connect({ host: target.host, port: target.port, allowHalfOpen: true, noDelay: true, ...(resetting ? { localAddress: '127.0.0.2' } : {}) });
+      const source = target === proxied ? {} : sources.next(target.host === '::1' ? 6 : 4, resetting);
+      const s = connect({ host: target.host, port: target.port, allowHalfOpen: true, noDelay: true, ...source });
       const t = setTimeout(() => s.destroy(new Error('client connect timeout')), 5000);
       const onError = (e: NodeJS.ErrnoException): void => {
         clearTimeout(t);
@@ -656,6 +677,7 @@ routes:
       const sent = createHash('sha256');
       const total = pre.length + payload.length;
       const localPort = s.localPort!;
+      const localAddress = s.localAddress!;
       const dstPort = inbound !== undefined ? 443 : target.port;
       // [The inbound header and] the preamble in random pieces, with at most ~16 pauses of a tick:
       // the client must be done well within the inspect timeout even when the loop is busy.
@@ -710,7 +732,7 @@ routes:
         wf.bytesEchoed += total;
         return undefined;
       }
-      const src = inbound?.src ?? (target.host === '::1' ? '::1' : '127.0.0.1');
+      const src = inbound?.src ?? localAddress;
       const key = `${canonicalIp(src)}|${localPort}|${dstPort}`;
       const h = headers.get(key);
       headers.delete(key);
