@@ -7,6 +7,8 @@ import { compileNames, compilePortRanges, compileWhen } from './conditions.js';
 import type { NodeReader } from './yaml-reader.js';
 import type { BackendConfig, Cidr, ConnectActionConfig, ForwardAllowlist, NamePattern, ProxyCredential, RouteAction, RouteConfig, SniForwardConfig } from './types.js';
 import { parseCidr } from './units.js';
+import { parseIPv6 } from '../protocols/ip-address.js';
+import { embeddingNetwork, endsInNumber } from '../protocols/ip-canonical.js';
 import { DEFAULTS } from './defaults.js';
 
 export const ROUTE_KEYS = ['name', 'when', 'to', 'connect', 'sni_forward'] as const;
@@ -101,10 +103,15 @@ function compileAllowlist(r: NodeReader, node: Node | null, what: string): Forwa
     if (s === undefined) continue;
     if (/^[0-9.]+(\/\d+)?$/.test(s) || s.includes(':')) {
       const c = parseCidr(s);
+      const inside = typeof c === 'string' || c.family === 'ipv4' ? undefined : embeddingNetwork(parseIPv6(c.address)!, c.prefix);
       if (typeof c === 'string') r.error(n, `${what}: ${c}`);
+      // The SSRF guard judges these addresses by the IPv4 address they carry, never as IPv6.
+      else if (inside !== undefined) r.error(n, `${what}: "${s}" lies inside ${inside.name}, whose addresses are judged by the IPv4 address they carry: list ${inside.ipv4 ?? 'the IPv4 addresses'} instead`);
       else cidrs.push(c);
     } else if (s.startsWith('~')) {
       r.error(n, `${what}: regular expressions are not allowed in a forward allowlist; list names or *.suffix`);
+    } else if (endsInNumber(s)) {
+      r.error(n, `${what}: "${s}" ends in a number, so it is no DNS name (getaddrinfo would read it as an IPv4 address): write an address as four decimal octets`);
     } else nameNodes.push(n);
   }
   for (const n of nameNodes) names.push(...compileNames(r, n, what));

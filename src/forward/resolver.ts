@@ -7,6 +7,7 @@
 import { promises as dns } from 'node:dns';
 import { isIP } from 'node:net';
 import { LRUCache } from 'lru-cache';
+import { endsInNumber } from '../protocols/ip-canonical.js';
 
 export type Resolution = { readonly ok: true; readonly addresses: readonly string[] } | { readonly ok: false; readonly error: string };
 
@@ -24,6 +25,9 @@ export class TargetResolver {
 
   resolve(host: string): Promise<Resolution> {
     if (isIP(host) !== 0) return Promise.resolve({ ok: true, addresses: [host] });
+    // getaddrinfo reads "127.1", "2130706433" or "0x7f.1" as an address (inet_aton): such a name is
+    // never looked up (parseConnectTarget and the SNI parser refuse it before; this holds for any caller).
+    if (endsInNumber(host)) return Promise.resolve({ ok: false, error: 'the name ends in a number, so getaddrinfo would read it as an IPv4 address: not resolved' });
     const cached = this.cache.get(host);
     if (cached !== undefined) {
       this.hits++;

@@ -9,7 +9,8 @@ import { dial } from '../backends/dial.js';
 import { basicAuthOk, headerValue } from './auth.js';
 import { forwardPolicy, type Policy } from './address-policy.js';
 import type { TargetResolver } from './resolver.js';
-import { parseConnectTarget } from './target.js';
+import type { HostField } from '../protocols/http-request.js';
+import { hostHeaderDisagrees, parseConnectTarget } from './target.js';
 
 export type Denial = 'bad-request' | 'auth-required' | 'port-not-allowed' | 'host-not-allowed' | 'address-not-allowed' | 'dns-failed' | 'unreachable' | 'timeout';
 
@@ -30,9 +31,12 @@ function fail(status: number, denial: Denial, message: string, target: string | 
 
 const hostPort = (host: string, port: number): string => (host.includes(':') ? `[${host}]:${port}` : `${host}:${port}`);
 
-/** CONNECT: `method`/`target` from the parsed request line, `head` the whole request head as latin1. */
+/**
+ * CONNECT: `method`/`target` from the parsed request line, `hostHeader` the parsed Host header,
+ * `head` the whole request head as latin1.
+ */
 export function openConnectTunnel(
-  req: { readonly method: string; readonly target: string; readonly head: string },
+  req: { readonly method: string; readonly target: string; readonly hostHeader: HostField | undefined; readonly head: string },
   cfg: ConnectActionConfig,
   route: string,
   resolver: TargetResolver,
@@ -49,6 +53,11 @@ export function openConnectTunnel(
     return () => undefined;
   }
   const target = hostPort(t.host, t.port);
+  const disagreement = hostHeaderDisagrees(req.hostHeader, t);
+  if (disagreement !== undefined) {
+    done(fail(400, 'bad-request', `the Host header disagrees with the CONNECT target: ${disagreement} (send Host: ${target}, or none)`, target));
+    return () => undefined;
+  }
   if (cfg.auth !== undefined && !basicAuthOk(headerValue(req.head, 'proxy-authorization'), cfg.auth)) {
     done(fail(407, 'auth-required', 'proxy authentication required', target, ['Proxy-Authenticate: Basic realm="portplex", charset="UTF-8"']));
     return () => undefined;

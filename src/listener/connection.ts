@@ -314,7 +314,7 @@ export class Connection implements MatchContext {
     const bytes = this.peek.bytes;
     const headText = Buffer.from(bytes.buffer, bytes.byteOffset, head.headerBytes).toString('latin1');
     this.abortDial = openConnectTunnel(
-      { method: head.method, target: head.target, head: headText },
+      { method: head.method, target: head.target, hostHeader: head.hostHeader, head: headText },
       cfg,
       route,
       this.rt.resolver,

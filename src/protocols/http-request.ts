@@ -33,8 +33,11 @@
  *   (host undefined): the multiplexer only classifies, the origin server answers 400.
  * - `host` is lowercased, the port is split off into `hostPort`, IPv6 literals are reported
  *   without their brackets ("[::1]:8080" -> host "::1", hostPort 8080). A trailing dot is kept.
- * - For CONNECT without Host, host/hostPort come from the authority-form target. For
- *   absolute-form targets the Host header is still what is reported.
+ * - For CONNECT, host/hostPort are the authority-form target's (where the tunnel goes, RFC 9110
+ *   §9.3.6), whatever the Host header says; undefined when the target is malformed. The Host
+ *   header itself is `hostHeader` (for every method), so a CONNECT route can refuse a request
+ *   whose Host disagrees with its target. For absolute-form targets the Host header is still
+ *   what is reported as host.
  * - The whole head (through the empty line) must fit in `maxBytes`, else 'head exceeds cap'.
  */
 import { isIPv6 } from 'node:net';
@@ -44,8 +47,9 @@ export interface HttpRequestHead {
   readonly method: string; // as sent (token chars per RFC 9110 §5.6.2), e.g. 'GET', 'CONNECT'
   readonly target: string; // request-target as sent (latin1)
   readonly version: '1.0' | '1.1';
-  readonly host: string | undefined; // Host header value, lowercased, port stripped ("[v6]:port" handled); for CONNECT with no Host, from the authority target
+  readonly host: string | undefined; // Host header value, lowercased, port stripped ("[v6]:port" handled); for CONNECT, from the authority target
   readonly hostPort: number | undefined; // port from Host/authority if present
+  readonly hostHeader: HostField | undefined; // the Host header as parsed (host undefined when empty); undefined without one
   readonly headerBytes: number; // bytes of the head incl. final CRLFCRLF (== ok length)
 }
 
@@ -100,10 +104,11 @@ function isHostName(bytes: Uint8Array, start: number, end: number): boolean {
   );
 }
 
-interface Authority {
+export interface HostField {
   readonly host: string | undefined;
   readonly port: number | undefined;
 }
+type Authority = HostField;
 
 /**
  * Parses `uri-host [ ":" port ]` (RFC 9110 §7.2, RFC 3986 §3.2.2-§3.2.3) in bytes[start, end).
@@ -290,25 +295,18 @@ export function parseHttpRequest(bytes: Uint8Array, maxBytes: number = DEFAULT_C
   }
 
   const headerBytes = i;
-  let host = hostAuth?.host;
-  let hostPort = hostAuth?.port;
-  if (isConnect) {
-    // A malformed CONNECT target (port 0 or 99999, no port, a bad name) is still an HTTP request:
-    // the CONNECT route answers it with 400 itself, which it could not do if it were not HTTP.
-    const target = parseAuthority(bytes, targetStart, targetEnd, true);
-    if (target !== undefined && !hostSeen) {
-      host = target.host;
-      hostPort = target.port;
-    }
-  }
+  // A malformed CONNECT target (port 0 or 99999, no port, a bad name) is still an HTTP request:
+  // the CONNECT route answers it with 400 itself, which it could not do if it were not HTTP.
+  const where = isConnect ? parseAuthority(bytes, targetStart, targetEnd, true) : hostAuth;
 
   return ok(
     {
       method: latin1(bytes, 0, methodEnd),
       target: latin1(bytes, targetStart, targetEnd),
       version: minor === 0x31 ? '1.1' : '1.0',
-      host,
-      hostPort,
+      host: where?.host,
+      hostPort: where?.port,
+      hostHeader: hostAuth,
       headerBytes,
     },
     headerBytes,

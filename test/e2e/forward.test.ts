@@ -404,7 +404,17 @@ describe('connect: the SSRF guard', () => {
   });
 
   it('answers 403 for loopback targets the allowlist does not name, however they are spelled, and never connects', { timeout: 10_000 }, async () => {
-    for (const host of ['127.0.0.1', 'localhost', '[::ffff:127.0.0.1]', '[::ffff:7f00:1]', '[0:0:0:0:0:ffff:7f00:1]', '0.0.0.0', '127.1', '2130706433']) {
+    const spellings = [
+      '127.0.0.1', 'localhost', '0.0.0.0', '[::1]',
+      '[::ffff:127.0.0.1]', '[::ffff:7f00:1]', '[0:0:0:0:0:ffff:7f00:0001]', // IPv4-mapped
+      '[::127.0.0.1]', '[::7f00:1]', // IPv4-compatible
+      '[::ffff:0:7f00:1]', // IPv4-translated
+      '[64:ff9b::7f00:1]', '[64:ff9b::127.0.0.1]', '[64:ff9b:1::7f00:1]', // NAT64, well-known and local-use
+      '[2002:7f00:1::1]', // 6to4
+      '[2001:0:4136:e378:8000:63bf:80ff:fffe]', // Teredo, client 127.0.0.1 (bits inverted)
+      '[64:ff9b::a9fe:a9fe]', '[::ffff:a9fe:a9fe]', // 169.254.169.254, the cloud metadata address
+    ];
+    for (const host of spellings) {
       const before = denials(px);
       const r = await request(px.port, connectHead(`${host}:${target.port}`));
       assert.equal(r.status, 403, `${host}: ${r.response}`);
@@ -416,6 +426,84 @@ describe('connect: the SSRF guard', () => {
     }
     await new Promise((res) => setTimeout(res, 50));
     assert.equal(target.accepted(), 0);
+  });
+
+  it('answers 400 for a target that ends in a number but is not four decimal octets (getaddrinfo would read 127.1 as 127.0.0.1)', { timeout: 10_000 }, async () => {
+    for (const host of ['127.1', '2130706433', '0177.0.0.1', '0x7f.1', '0x7f000001', '127.0.0.01']) {
+      const before = denials(px);
+      const r = await request(px.port, connectHead(`${host}:${target.port}`));
+      assert.equal(r.status, 400, `${host}: ${r.response}`);
+      assert.match(r.response, /neither a host name nor an IPv4 address in dotted-decimal form/, host);
+      assert.deepEqual(grown(px, before), { 'open/bad-request': 1 }, host);
+    }
+    await new Promise((res) => setTimeout(res, 50));
+    assert.equal(target.accepted(), 0);
+  });
+});
+
+describe('connect: the target decides, not the Host header', () => {
+  let px: TestPortplex;
+  let target: Awaited<ReturnType<typeof countingBackend>>;
+  let decoy: RecordingBackend;
+  before(async () => {
+    [target, decoy] = await Promise.all([countingBackend(), recordingBackend()]);
+    // A route on http.host: localhost sends CONNECTs to localhost to a backend; any other CONNECT
+    // is tunnelled by the connect: route, which allows 127.0.0.1 and the target's port.
+    px = await startFromYaml(`listeners:
+  - bind: "127.0.0.1:0"
+backends:
+  decoy: { servers: ["127.0.0.1:${decoy.port}"] }
+routes:
+  - name: by-host
+    when: { http: { method: CONNECT, host: [localhost] } }
+    to: decoy
+  - name: tunnel
+    when: { protocol: http }
+    connect: { ports: [${target.port}], hosts: ["127.0.0.1/32"] }
+`);
+  });
+  after(async () => {
+    await px.close();
+    await Promise.all([target.close(), decoy.close()]);
+  });
+
+  it('refuses with 400 a CONNECT to an allowed target whose Host names another host or port, and dials nothing', { timeout: 10_000 }, async () => {
+    const t = `127.0.0.1:${target.port}`;
+    for (const host of ['localhost', `localhost:${target.port}`, 'evil.example:443', `127.0.0.1:${target.port + 1}`, '127.0.0.2', '[::1]', '']) {
+      const before = denials(px);
+      const r = await request(px.port, `CONNECT ${t} HTTP/1.1\r\nHost: ${host}\r\n\r\n`);
+      assert.equal(r.status, 400, `Host: ${host}: ${r.response}`);
+      assert.match(r.response, /the Host header disagrees with the CONNECT target: Host (names|is empty)/, host);
+      assert.match(r.response, new RegExp(`send Host: 127\\.0\\.0\\.1:${target.port}, or none`), host);
+      assert.deepEqual(grown(px, before), { 'tunnel/bad-request': 1 }, host);
+      const line = await closeLine(px, r.localPort);
+      assert.equal(line.route, 'tunnel', `Host: ${host} must not pick the route`);
+      assert.equal(line.detail, '400 bad-request');
+      assert.equal(line.target, t);
+    }
+    await new Promise((res) => setTimeout(res, 50));
+    assert.equal(target.accepted(), 0, 'the target was dialled');
+  });
+
+  it('tunnels when Host agrees with the target: the same host and port, the host alone, a trailing dot, or no Host', { timeout: 10_000 }, async () => {
+    for (const host of [`127.0.0.1:${target.port}`, '127.0.0.1', `127.0.0.1.:${target.port}`, undefined]) {
+      const c = await Client.open(px.port);
+      c.socket.write(`CONNECT 127.0.0.1:${target.port} HTTP/1.1\r\n${host === undefined ? '' : `Host: ${host}\r\n`}\r\n`);
+      await c.waitFor((b) => b.includes('\r\n\r\n'), `the 200 (Host: ${String(host)})`);
+      assert.equal(c.received().toString('latin1'), ESTABLISHED, String(host));
+      c.socket.destroy();
+    }
+  });
+
+  it('matches http.host on the CONNECT target: a CONNECT to localhost reaches the http.host route whatever its Host says', { timeout: 10_000 }, async () => {
+    const head = `CONNECT localhost:${target.port} HTTP/1.1\r\nHost: evil.example:443\r\n\r\n`;
+    const c = await Client.open(px.port);
+    c.socket.end(head);
+    const rec = await withTimeout(decoy.nextConnection(), 5000, 'the by-host backend to get the CONNECT');
+    assert.equal(rec.received.toString('latin1'), head, 'the backend sees the request unchanged');
+    const line = await closeLine(px, c.localPort);
+    assert.equal(line.route, 'by-host');
+    assert.equal(line.http_host, 'localhost');
   });
 });
 

@@ -12,6 +12,15 @@ describe('TargetResolver', () => {
     assert.equal(r.hits, 0);
   });
 
+  it('never looks up a name that ends in a number: getaddrinfo would turn "127.1" or "2130706433" into 127.0.0.1', async () => {
+    const r = new TargetResolver();
+    for (const host of ['127.1', '2130706433', '0177.0.0.1', '0x7f.1', '0x7f000001', '127.0.0.01', '10.1.', 'a.1', 'example.0x10']) {
+      const got = await r.resolve(host);
+      assert.equal(got.ok, false, `${host} resolved to ${JSON.stringify(got)}`);
+      if (!got.ok) assert.match(got.error, /ends in a number/, host);
+    }
+  });
+
   it('resolves localhost to a loopback address, and the second call is a cache hit with the same answer', { timeout: 10_000 }, async () => {
     const r = new TargetResolver();
     const first = await r.resolve('localhost');

@@ -9,6 +9,8 @@ import { parseConnectTarget } from '../../src/forward/target.js';
 import { parseHttpRequest } from '../../src/protocols/http-request.js';
 import { check, fc, ipv4BytesArb, ipv4Text, ipv6BytesArb, ipv6TextForms, latin1 } from './support.js';
 
+/** A last label that getaddrinfo (inet_aton) and WHATWG URL read as a number: no host name (RFC 3696 §2). */
+const ENDS_IN_NUMBER = /(^|\.)(\d+|0x[0-9a-f]*)\.?$/i;
 const LDH = 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_';
 const labelArb = fc
   .tuple(fc.constantFrom(...LDH), fc.string({ unit: fc.constantFrom(...LDH, '-'), maxLength: 61 }), fc.constantFrom(...LDH))
@@ -16,7 +18,7 @@ const labelArb = fc
 const hostNameArb = fc
   .tuple(fc.array(labelArb, { minLength: 1, maxLength: 5 }), fc.boolean())
   .map(([labels, dot]) => labels.join('.') + (dot ? '.' : ''))
-  .filter((h) => h.length <= 253 && !isIPv4(h.replace(/\.$/, '')));
+  .filter((h) => h.length <= 253 && !ENDS_IN_NUMBER.test(h));
 
 type Target = { text: string; host: string; port: number };
 const portArb = fc.integer({ min: 1, max: 65535 });
@@ -61,6 +63,23 @@ describe('parseConnectTarget', () => {
         assert.deepEqual(parseConnectTarget(t.text), { ok: true, host: t.host, port: t.port });
       }),
       9101,
+      600,
+    );
+  });
+
+  it('a host that ends in a number but is not a dotted quad (127.1, 2130706433, 0177.0.0.1, 0x7f.1, a.9) is refused (seed 9104, 600 runs)', () => {
+    const octet = fc.oneof(fc.nat(255).map(String), fc.nat(0xffffffff).map(String), fc.nat(255).map((n) => '0' + n.toString(8)), fc.nat(255).map((n) => '0x' + n.toString(16)), fc.nat(255).map((n) => '0X' + n.toString(16).toUpperCase()));
+    const numericHost = fc.oneof(
+      fc.array(octet, { minLength: 1, maxLength: 5 }).map((parts) => parts.join('.')),
+      fc.tuple(hostNameArb, octet).map(([h, o]) => `${h.replace(/\.$/, '')}.${o}`),
+    ).chain((h) => fc.constantFrom(h, h + '.'));
+    check(
+      fc.property(numericHost, portArb, (h, port) => {
+        const r = parseConnectTarget(`${h}:${port}`);
+        if (isIPv4(h.replace(/\.$/, ''))) assert.deepEqual(r, { ok: true, host: h.replace(/\.$/, ''), port }, h);
+        else assert.equal(r.ok, false, `${h} must be refused, got ${JSON.stringify(r)}`);
+      }),
+      9104,
       600,
     );
   });

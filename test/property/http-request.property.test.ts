@@ -106,6 +106,12 @@ function assemble(method: string, target: string, version: '1.0' | '1.1', lines:
   return { bytes: Buffer.concat([head, body]), headLength: head.length };
 }
 
+/** What the parser reports as hostHeader for a generated Host field. */
+function hostHeaderOf(h: HostField): HttpRequestHead['hostHeader'] {
+  if (h.kind === 'none') return undefined;
+  return h.kind === 'empty' ? { host: undefined, port: undefined } : { host: h.auth.host, port: h.port.port };
+}
+
 function hostLine(h: HostField): string | undefined {
   if (h.kind === 'none') return undefined;
   if (h.kind === 'empty') return `Host:${h.ows}`;
@@ -137,6 +143,7 @@ const headArb: fc.Arbitrary<Head> = fc
         version,
         host: host.kind === 'value' ? host.auth.host : undefined,
         hostPort: host.kind === 'value' ? host.port.port : undefined,
+        hostHeader: hostHeaderOf(host),
         headerBytes: headLength,
       },
     };
@@ -157,7 +164,6 @@ const connectArb: fc.Arbitrary<Head> = fc
     const hl = hostLine(host);
     if (hl !== undefined) lines.unshift(hl);
     const { bytes, headLength } = assemble('CONNECT', target, '1.1', lines, eols, body);
-    const fromHost = host.kind !== 'none';
     return {
       bytes,
       headLength,
@@ -165,8 +171,10 @@ const connectArb: fc.Arbitrary<Head> = fc
         method: 'CONNECT',
         target,
         version: '1.1' as const,
-        host: fromHost ? (host.kind === 'value' ? host.auth.host : undefined) : auth.host,
-        hostPort: fromHost ? (host.kind === 'value' ? host.port.port : undefined) : port.port,
+        // host/hostPort are the target's, whatever Host says (RFC 9110 §9.3.6: the tunnel goes there).
+        host: auth.host,
+        hostPort: port.port,
+        hostHeader: hostHeaderOf(host),
         headerBytes: headLength,
       },
     };
@@ -183,7 +191,7 @@ describe('parseHttpRequest: round trips', () => {
     );
   });
 
-  it('a generated CONNECT (authority-form target, with or without Host) parses back (seed 2111, 300 runs)', () => {
+  it('a generated CONNECT (authority-form target, with or without Host) parses back, host/hostPort from the target (seed 2111, 300 runs)', () => {
     check(
       fc.property(connectArb, (h) => {
         assert.deepEqual(parseHttpRequest(h.bytes), { kind: 'ok', value: h.expected, length: h.headLength });

@@ -15,24 +15,34 @@ function head(
   version: '1.0' | '1.1',
   host: string | undefined,
   hostPort: number | undefined,
+  hostHeader: HttpRequestHead['hostHeader'] = hostHeaderOf(raw, method, host, hostPort),
   headerBytes = Buffer.byteLength(raw, 'latin1'),
 ): ParseResult<HttpRequestHead> {
-  return ok({ method, target, version, host, hostPort, headerBytes }, headerBytes);
+  return ok({ method, target, version, host, hostPort, hostHeader, headerBytes }, headerBytes);
+}
+
+/** Without a Host line there is no hostHeader; outside CONNECT it is what host/hostPort say. */
+function hostHeaderOf(raw: string, method: string, host: string | undefined, port: number | undefined): HttpRequestHead['hostHeader'] {
+  if (!/\nhost:/i.test(raw)) return undefined;
+  if (method === 'CONNECT') throw new Error('give a CONNECT head with Host its hostHeader');
+  return { host, port };
 }
 
 // --- valid heads, every delivery ------------------------------------------------------------
 
 /** [test name, request head, then the expected method, target, version, host, hostPort]. */
-const VALID_HEADS: readonly (readonly [string, string, string, string, '1.0' | '1.1', string | undefined, number | undefined])[] = [
+const VALID_HEADS: readonly (readonly [string, string, string, string, '1.0' | '1.1', string | undefined, number | undefined, HttpRequestHead['hostHeader']?])[] = [
   ['GET with Host (lowercased, no port)', 'GET /index.html?q=1 HTTP/1.1\r\nHost: Example.COM\r\nUser-Agent: t/1\r\nAccept: */*\r\n\r\n', 'GET', '/index.html?q=1', '1.1', 'example.com', undefined],
   ['Host with port and surrounding OWS', 'GET / HTTP/1.1\r\nhost: \t example.com:8080 \t\r\n\r\n', 'GET', '/', '1.1', 'example.com', 8080],
   ['IPv6 Host literal with port, brackets stripped, lowercased', 'GET / HTTP/1.1\r\nHost: [2001:DB8::1]:8443\r\n\r\n', 'GET', '/', '1.1', '2001:db8::1', 8443],
   ['IPv6 Host literal without port', 'HEAD / HTTP/1.1\r\nHost: [::1]\r\n\r\n', 'HEAD', '/', '1.1', '::1', undefined],
   ['IPv4 Host with port', 'GET / HTTP/1.1\r\nHost: 192.0.2.1:80\r\n\r\n', 'GET', '/', '1.1', '192.0.2.1', 80],
   ['empty port ("host:") gives no port', 'GET / HTTP/1.1\r\nHost: example.com:\r\n\r\n', 'GET', '/', '1.1', 'example.com', undefined],
-  ['CONNECT example.com:443 with Host: Host wins', 'CONNECT example.com:443 HTTP/1.1\r\nHost: proxy.Example:8443\r\nProxy-Authorization: x\r\n\r\n', 'CONNECT', 'example.com:443', '1.1', 'proxy.example', 8443],
-  ['CONNECT example.com:443 without Host: host from the authority target', 'CONNECT Example.com:443 HTTP/1.1\r\nUser-Agent: curl/8\r\n\r\n', 'CONNECT', 'Example.com:443', '1.1', 'example.com', 443],
-  ['CONNECT [v6]:port without Host: host from the authority target', 'CONNECT [2001:db8::5]:22 HTTP/1.1\r\n\r\n', 'CONNECT', '[2001:db8::5]:22', '1.1', '2001:db8::5', 22],
+  ['CONNECT example.com:443 with another Host: host from the target (where the tunnel goes), Host as hostHeader', 'CONNECT example.com:443 HTTP/1.1\r\nHost: proxy.Example:8443\r\nProxy-Authorization: x\r\n\r\n', 'CONNECT', 'example.com:443', '1.1', 'example.com', 443, { host: 'proxy.example', port: 8443 }],
+  ['CONNECT with the same Host', 'CONNECT Example.com:443 HTTP/1.1\r\nHost: example.COM:443\r\n\r\n', 'CONNECT', 'Example.com:443', '1.1', 'example.com', 443, { host: 'example.com', port: 443 }],
+  ['CONNECT with an empty Host: hostHeader with no host', 'CONNECT example.com:443 HTTP/1.1\r\nHost: \r\n\r\n', 'CONNECT', 'example.com:443', '1.1', 'example.com', 443, { host: undefined, port: undefined }],
+  ['CONNECT example.com:443 without Host: host from the authority target', 'CONNECT Example.com:443 HTTP/1.1\r\nUser-Agent: curl/8\r\n\r\n', 'CONNECT', 'Example.com:443', '1.1', 'example.com', 443, undefined],
+  ['CONNECT [v6]:port without Host: host from the authority target', 'CONNECT [2001:db8::5]:22 HTTP/1.1\r\n\r\n', 'CONNECT', '[2001:db8::5]:22', '1.1', '2001:db8::5', 22, undefined],
   ['HTTP/1.0 without Host', 'GET / HTTP/1.0\r\n\r\n', 'GET', '/', '1.0', undefined, undefined],
   ['HTTP/1.1 without Host is accepted with host undefined', 'GET / HTTP/1.1\r\nAccept: */*\r\n\r\n', 'GET', '/', '1.1', undefined, undefined],
   ['empty Host value is allowed (RFC 9110 §7.2) and reported as undefined', 'OPTIONS * HTTP/1.1\r\nHost:\r\n\r\n', 'OPTIONS', '*', '1.1', undefined, undefined],
@@ -43,9 +53,9 @@ const VALID_HEADS: readonly (readonly [string, string, string, string, '1.0' | '
   ['absolute-form target and percent-encoded Host', 'GET http://example.com/x HTTP/1.1\r\nHost: ex%41mple.com\r\n\r\n', 'GET', 'http://example.com/x', '1.1', 'ex%41mple.com', undefined],
 ];
 
-for (const [name, raw, ...expected] of VALID_HEADS) {
+for (const [name, raw, method, target, version, host, hostPort, ...hostHeader] of VALID_HEADS) {
   test(name, () => {
-    assertSameForEveryDelivery(parse, b(raw), head(raw, ...expected));
+    assertSameForEveryDelivery(parse, b(raw), head(raw, method, target, version, host, hostPort, ...hostHeader));
   });
 }
 
@@ -137,6 +147,17 @@ test('a malformed CONNECT target is still HTTP, with no host taken from it (the 
     if (r.kind === 'ok') assert.deepEqual([r.value.method, r.value.target, r.value.host, r.value.hostPort], ['CONNECT', t, undefined, undefined]);
     assertSameForEveryDelivery(parse, head, r);
   }
+});
+
+test('on CONNECT, host is never taken from the Host header: a malformed target leaves it undefined, Host or not', () => {
+  for (const t of ['example.com', '[::1]', 'example.com:99999']) {
+    const r = parse(b(`CONNECT ${t} HTTP/1.1\r\nHost: example.com:443\r\n\r\n`));
+    assert.equal(r.kind, 'ok', t);
+    if (r.kind === 'ok') assert.deepEqual([r.value.host, r.value.hostPort, r.value.hostHeader], [undefined, undefined, { host: 'example.com', port: 443 }], t);
+  }
+  const r = parse(b('CONNECT 127.0.0.1:22 HTTP/1.1\r\nHost: allowed.example:443\r\n\r\n'));
+  assert.equal(r.kind, 'ok');
+  if (r.kind === 'ok') assert.deepEqual([r.value.host, r.value.hostPort, r.value.hostHeader], ['127.0.0.1', 22, { host: 'allowed.example', port: 443 }]);
 });
 
 test('bare CR, NUL and other controls are invalid', () => {
