@@ -13,6 +13,7 @@ import type { ConnectionObserver } from './observe/connection-record.js';
 import type { Logger } from './observe/logger.js';
 import type { MetricsSources } from './observe/metrics.js';
 import { FlowTable } from './udp/flow-table.js';
+import { readOpenFilesLimit, udpFlowBudget } from './udp/fd-budget.js';
 import type { UdpFlow } from './udp/flow.js';
 import { bindUdpListeners, type BoundUdpListener } from './udp/udp-listener.js';
 
@@ -74,7 +75,10 @@ export async function startPortplex(initial: RulesConfig, log: Logger, opts: Sta
   let health = new HealthMonitor(runtime.pools.values());
   const demos = await startDemoServices(rules.demo);
   const serveUdp = opts.udp ?? true;
-  const flows = new FlowTable<UdpFlow>(rules.udp, rules.limits.trackedAddresses);
+  // Read once: a process's descriptor limit does not change under it (Node raised it at start).
+  const openFiles = readOpenFilesLimit();
+  const fdBudget = (r: RulesConfig): number => udpFlowBudget(openFiles, r.limits.maxConnections, r.listeners.length);
+  const flows = new FlowTable<UdpFlow>(rules.udp, rules.limits.trackedAddresses, fdBudget(rules));
   let listeners: BoundListener[];
   let udpListeners: BoundUdpListener[] = [];
   try {
@@ -167,7 +171,7 @@ export async function startPortplex(initial: RulesConfig, log: Logger, opts: Sta
     runtime = nextRuntime;
     staged = undefined;
     runtime.limits.reconfigure(next.limits);
-    flows.reconfigure(next.udp, next.limits.trackedAddresses);
+    flows.reconfigure(next.udp, next.limits.trackedAddresses, fdBudget(next));
     health.stop();
     health = new HealthMonitor(runtime.pools.values());
     health.start();

@@ -112,6 +112,15 @@ export class BackendPool {
     return server;
   }
 
+  /**
+   * `server` again, for another path of a UDP flow's connection (a QUIC client that moved): only
+   * that server knows the connection, so it is taken whatever its state. Counted like `pick`.
+   */
+  hold(server: ServerState): void {
+    server.active++;
+    server.total++;
+  }
+
   release(server: ServerState): void {
     server.active--;
   }

@@ -19,17 +19,20 @@ const UDP_ONLY: readonly Protocol[] = ['quic', 'dns', 'wireguard'];
 /** Condition kinds a UDP flow can answer: what its first datagrams hold, and who sent them. */
 const UDP_KINDS: ReadonlySet<Condition['kind']> = new Set(['always', 'protocol', 'tls.sni', 'tls.alpn', 'tls.version', 'tls.ech', 'bytes.length', 'bytes.prefix', 'bytes.regex', 'src', 'local_port', 'not', 'all', 'any']);
 
+/** The `udp:` section when the rule file has none. */
+export const UDP_DEFAULTS: UdpConfig = Object.freeze({
+  defaultBackend: undefined,
+  maxFlows: DEFAULTS.udpMaxFlows,
+  idleMs: DEFAULTS.udpIdleMs,
+  perIpFlows: DEFAULTS.udpPerIpFlows,
+  perIpRate: DEFAULTS.udpPerIpRate,
+  perIpBurst: DEFAULTS.udpPerIpRate * 2,
+  maxDatagram: DEFAULTS.udpMaxDatagram,
+  inspectDatagrams: DEFAULTS.udpInspectDatagrams,
+});
+
 export function compileUdp(r: NodeReader, node: Node | null, backends: ReadonlyMap<string, BackendConfig>): UdpConfig {
-  const d: UdpConfig = {
-    defaultBackend: undefined,
-    maxFlows: DEFAULTS.udpMaxFlows,
-    idleMs: DEFAULTS.udpIdleMs,
-    perIpFlows: DEFAULTS.udpPerIpFlows,
-    perIpRate: DEFAULTS.udpPerIpRate,
-    perIpBurst: DEFAULTS.udpPerIpRate * 2,
-    maxDatagram: DEFAULTS.udpMaxDatagram,
-    inspectDatagrams: DEFAULTS.udpInspectDatagrams,
-  };
+  const d = UDP_DEFAULTS;
   if (node === null) return d;
   const m = r.map(node, 'udp', UDP_KEYS);
   if (!m) return d;
@@ -99,6 +102,11 @@ function tcpProblem(c: Condition): string | undefined {
     if (bad.length > 0) return `tests protocol ${bad.join(', ')}, which only arrives over UDP: send the route to a backend with transport: udp`;
   }
   return inner(c).map(tcpProblem).find((p) => p !== undefined);
+}
+
+/** Does the condition test the client's address anywhere (`src:`, also under not/any/all)? */
+export function readsSource(c: Condition): boolean {
+  return c.kind === 'src' || inner(c).some(readsSource);
 }
 
 function inner(c: Condition): readonly Condition[] {

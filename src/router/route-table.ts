@@ -4,7 +4,7 @@
  * depends on how the client's bytes were split into segments.
  */
 import type { RouteAction, RouteConfig, RulesConfig, Transport } from '../config/types.js';
-import { routeTransport } from '../config/udp.js';
+import { readsSource, routeTransport } from '../config/udp.js';
 import type { MatchContext, Matcher } from '../matchers/context.js';
 import { compileCondition, silentDurations } from '../matchers/registry.js';
 import { allMatcher } from '../matchers/logic.js';
@@ -46,6 +46,11 @@ export class RouteTable {
   readonly defaultBackend: string | undefined;
   /** Sorted `silent:` durations of all routes: the inspector wakes up at each. */
   readonly silentMs: readonly number[];
+  /**
+   * `index` of the first route whose conditions test the client address (Infinity when none
+   * does): a route before it that matched would have matched whatever the address.
+   */
+  readonly firstSourceRoute: number;
   private readonly fallback: Decision;
 
   /** The routes of one transport (a route serves its backend's), in file order, and that transport's default. */
@@ -54,6 +59,7 @@ export class RouteTable {
     this.routes = mine.map(({ r, index }) => ({ name: r.name, action: r.action, index, match: withImplicit(r) }));
     this.defaultBackend = transport === 'tcp' ? rules.defaultBackend : rules.udp.defaultBackend;
     this.silentMs = [...new Set(mine.flatMap(({ r }) => silentDurations(r.when)))].sort((a, b) => a - b);
+    this.firstSourceRoute = mine.find(({ r }) => readsSource(r.when))?.index ?? Infinity;
     this.fallback = Object.freeze({ kind: 'route', route: undefined, backend: this.defaultBackend });
   }
 

@@ -1,31 +1,62 @@
 /**
  * Every UDP flow of this process: a client address:port on one listener, and what it was routed
  * to. An LRU bounded in entries (the least recently active flow is evicted when a new one needs
- * the room), an idle timeout per flow, flows per client address, datagrams per second per client
- * address (token buckets in an LRU, so memory stays bounded whatever arrives), and an index of
- * QUIC connection IDs so a client whose NAT changed its source port keeps its flow.
+ * the room), a budget of descriptors past which new flows are refused (fd-budget.ts), an idle
+ * timeout per flow, flows per client address, datagrams per second per client address (token
+ * buckets in an LRU, so memory stays bounded whatever arrives), and an index of the connection
+ * IDs QUIC servers chose, so a client whose NAT changed its source port reaches its server again.
  */
 import { LRUCache } from 'lru-cache';
 import type { UdpConfig } from '../config/types.js';
 
 /** What the table needs of a flow. */
 export interface TableFlow {
-  /** Changed only by a migration, before `rekey`. */
-  key: string;
+  /** Listener, address and port: a flow never changes its client (a client that moves is another flow). */
+  readonly key: string;
   readonly listenerId: string;
-  srcAddress: string;
+  readonly srcAddress: string;
   /** Last datagram either way (ms, Date.now()). */
   lastSeen: number;
-  /** Connection IDs indexed for this flow (keys of the CID index). */
-  readonly cids: string[];
+  /** The QUIC connection this flow is a path of, once its server named a connection ID. */
+  connection: QuicConnection | undefined;
   /** Ends the flow: the table has already forgotten it. */
   closed(reason: FlowEndReason): void;
 }
 
-export type FlowEndReason = 'idle-timeout' | 'evicted' | 'drain' | 'listener-closed' | 'ended';
+/** Why the table ended a flow; `ended`: the flow ended itself, and its close line names its own reason. */
+export const FLOW_END_REASONS = ['idle-timeout', 'evicted', 'drain', 'listener-closed', 'ended'] as const;
+export type FlowEndReason = (typeof FLOW_END_REASONS)[number];
 
-/** Why a datagram from a client was dropped without reaching a backend. */
-export type UdpDropReason = 'datagram-too-large' | 'per-ip-rate' | 'per-ip-flows' | 'not-accepting' | 'no-route' | 'backend-unavailable' | 'inspect-overflow' | 'send-error';
+/**
+ * Why a datagram from a client was dropped without reaching a backend: the `reason` label of
+ * portplex_udp_datagrams_dropped_total (the README's metrics table lists the same, a test keeps them equal).
+ */
+export const UDP_DROP_REASONS = [
+  'datagram-too-large',
+  'per-ip-rate',
+  'per-ip-flows',
+  'not-accepting',
+  'no-route',
+  'backend-unavailable',
+  'send-error',
+  'fd-budget',
+  'fd-exhausted',
+  'moved-off-route',
+] as const;
+export type UdpDropReason = (typeof UDP_DROP_REASONS)[number];
+
+/**
+ * One QUIC connection as the relay sees it: the flows (client address:ports) that are its paths,
+ * and the connection IDs its server chose (RFC 9000 §5.1), which name it in the client's
+ * short-header packets whatever address they come from.
+ */
+export class QuicConnection {
+  readonly paths = new Set<TableFlow>();
+  /** Keys of the CID index. */
+  readonly cids: string[] = [];
+  /** Client addresses already judged against the connection's route, so a repeated join attempt is not judged again. */
+  readonly verdicts = new Map<string, boolean>();
+}
 
 /** Cumulative since the process started (a reload keeps them). */
 export interface UdpStats {
@@ -40,14 +71,19 @@ interface Bucket {
   at: number;
 }
 
-/** A flow keeps at most this many connection IDs indexed (the server's SCIDs seen in long headers, the client's first DCID). */
-const MAX_CIDS_PER_FLOW = 8;
+/** A connection keeps at most this many connection IDs indexed (the server's SCIDs seen in its long headers). */
+const MAX_CIDS_PER_CONNECTION = 8;
+/**
+ * A 1-RTT packet is at least its first byte, the DCID, and the 4 + 16 bytes from the packet
+ * number on that header protection samples (RFC 9001 §5.4.2): anything shorter is not one.
+ */
+const SHORT_HEADER_MIN_AFTER_CID = 1 + 4 + 16;
 
 export class FlowTable<F extends TableFlow> {
   private flows: LRUCache<string, F>;
   private readonly perIp = new Map<string, number>();
   private buckets: LRUCache<string, Bucket>;
-  private readonly cidIndex = new Map<string, F>();
+  private readonly cidIndex = new Map<string, QuicConnection>();
   /** Connection ID lengths seen, to look a short-header packet's DCID up (its length is not on the wire). */
   private readonly cidLengths = new Set<number>();
   private sweeper: NodeJS.Timeout | undefined;
@@ -57,9 +93,14 @@ export class FlowTable<F extends TableFlow> {
   private moving = false;
   readonly stats: UdpStats = { evicted: 0, expired: 0, migrated: 0, dropped: new Map<UdpDropReason, number>() };
 
+  /**
+   * `fdBudget`: flows the descriptors allow (udpFlowBudget); past it new flows are refused, not
+   * made room for, so a flood of new flows cannot cut the established ones.
+   */
   constructor(
     private cfg: UdpConfig,
     private trackedAddresses: number,
+    private fdBudget = Infinity,
   ) {
     this.flows = this.newFlows(cfg.maxFlows);
     this.buckets = new LRUCache({ max: trackedAddresses });
@@ -70,9 +111,10 @@ export class FlowTable<F extends TableFlow> {
   }
 
   /** New limits from a reload; flows already in the table stay (the oldest go if the table shrank). */
-  reconfigure(cfg: UdpConfig, trackedAddresses: number): void {
+  reconfigure(cfg: UdpConfig, trackedAddresses: number, fdBudget = this.fdBudget): void {
     const old = this.cfg;
     this.cfg = cfg;
+    this.fdBudget = fdBudget;
     if (cfg.maxFlows !== old.maxFlows) {
       const next = this.newFlows(cfg.maxFlows);
       // Oldest first, so the most recent stay when the table shrank (the new table evicts, and counts, the rest).
@@ -103,9 +145,14 @@ export class FlowTable<F extends TableFlow> {
     this.flows.get(flow.key);
   }
 
-  /** May this address start another flow? */
-  admitsFlowFrom(address: string): boolean {
-    return (this.perIp.get(address) ?? 0) < this.cfg.perIpFlows;
+  /**
+   * Why this address may not start another flow now, if it may not: its own count, or the
+   * descriptor budget (at `udp.flows` the LRU makes room instead, as it always did).
+   */
+  refusesFlowFrom(address: string): UdpDropReason | undefined {
+    if ((this.perIp.get(address) ?? 0) >= this.cfg.perIpFlows) return 'per-ip-flows';
+    if (this.flows.size >= this.fdBudget) return 'fd-budget';
+    return undefined;
   }
 
   add(flow: F): void {
@@ -152,47 +199,50 @@ export class FlowTable<F extends TableFlow> {
     this.stats.dropped.set(reason, (this.stats.dropped.get(reason) ?? 0) + 1);
   }
 
-  /** Indexes a QUIC connection ID (bytes as hex) for the flow. */
-  addConnectionId(flow: F, cidHex: string): void {
-    if (cidHex.length === 0 || flow.cids.length >= MAX_CIDS_PER_FLOW) return;
+  /**
+   * Indexes a connection ID that the flow's server chose (bytes as hex). The first connection to
+   * claim an ID keeps it: a later one cannot take it over.
+   */
+  addServerConnectionId(flow: F, cidHex: string): void {
+    if (cidHex.length === 0) return;
+    let conn = flow.connection;
+    if (conn === undefined) {
+      conn = flow.connection = new QuicConnection();
+      conn.paths.add(flow);
+    }
     const k = `${flow.listenerId}|${cidHex}`;
-    if (this.cidIndex.get(k) === flow) return;
-    this.cidIndex.set(k, flow);
-    flow.cids.push(k);
+    if (conn.cids.length >= MAX_CIDS_PER_CONNECTION || this.cidIndex.has(k)) return;
+    this.cidIndex.set(k, conn);
+    conn.cids.push(k);
     this.cidLengths.add(cidHex.length / 2);
   }
 
   /**
-   * The flow a datagram from an unknown address belongs to, by the connection ID it carries:
-   * a long header names its DCID (RFC 9000 §17.2); a short header starts with it, its length
-   * known only to the endpoints (§17.3.1), so every length seen is tried.
+   * A flow of the QUIC connection that a datagram from a new address:port names, when it can be
+   * a 1-RTT packet of that connection: a short header (RFC 9000 §17.3.1: form bit 0, fixed bit
+   * 1) whose DCID is a connection ID the server chose, with room after it for a packet number
+   * and a header protection sample. Its DCID length is known only to the endpoints, so each
+   * length a server used is tried. Long headers never qualify: a client's Initial names a
+   * connection ID the client picked (and anyone who saw it can copy), and QUIC expects a
+   * client's address to stay put during the handshake (RFC 9000 §9).
    */
-  flowByConnectionId(listenerId: string, datagram: Uint8Array): F | undefined {
+  connectionNamedBy(listenerId: string, datagram: Uint8Array): F | undefined {
     if (datagram.length < 2 || this.cidIndex.size === 0) return undefined;
-    const first = datagram[0]!;
-    if ((first & 0x40) === 0) return undefined; // fixed bit clear: not QUIC v1/v2 (RFC 9000 §17.2, RFC 9287 aside)
-    if (first & 0x80) {
-      if (datagram.length < 6) return undefined;
-      const len = datagram[5]!;
-      if (len === 0 || len > 20 || datagram.length < 6 + len) return undefined;
-      return this.cidIndex.get(`${listenerId}|${hex(datagram, 6, 6 + len)}`);
-    }
+    if ((datagram[0]! & 0xc0) !== 0x40) return undefined;
     for (const len of this.cidLengths) {
-      if (datagram.length < 1 + len) continue;
-      const f = this.cidIndex.get(`${listenerId}|${hex(datagram, 1, 1 + len)}`);
-      if (f !== undefined) return f;
+      if (datagram.length < len + SHORT_HEADER_MIN_AFTER_CID) continue;
+      const conn = this.cidIndex.get(`${listenerId}|${hex(datagram, 1, 1 + len)}`);
+      if (conn !== undefined) for (const f of conn.paths) return f as F;
     }
     return undefined;
   }
 
-  /** The client moved (NAT rebinding): the flow goes on under its new address:port. */
-  rekey(flow: F, oldKey: string, oldAddress: string): void {
-    this.removing = 'ended';
-    // The flow object is re-added under its new key: take the old entry out without ending it.
-    this.flows.delete(oldKey);
-    this.decrementIp(oldAddress);
-    this.perIp.set(flow.srcAddress, (this.perIp.get(flow.srcAddress) ?? 0) + 1);
-    this.flows.set(flow.key, flow);
+  /** The flow, just added, is another path of `of`'s QUIC connection (the client moved). */
+  join(flow: F, of: F): void {
+    const conn = of.connection;
+    if (conn === undefined) return;
+    flow.connection = conn;
+    conn.paths.add(flow);
     this.stats.migrated++;
   }
 
@@ -204,9 +254,8 @@ export class FlowTable<F extends TableFlow> {
   private newFlows(max: number): LRUCache<string, F> {
     return new LRUCache<string, F>({
       max,
-      dispose: (flow, key, why) => {
-        // `rekey` moves a flow: its old key goes, the flow stays.
-        if (this.moving || flow.key !== key) return;
+      dispose: (flow, _key, why) => {
+        if (this.moving) return;
         const reason: FlowEndReason = why === 'evict' ? 'evicted' : this.removing;
         if (reason === 'evicted') this.stats.evicted++;
         this.forget(flow, reason);
@@ -216,7 +265,12 @@ export class FlowTable<F extends TableFlow> {
 
   private forget(flow: F, reason: FlowEndReason): void {
     this.decrementIp(flow.srcAddress);
-    for (const k of flow.cids) if (this.cidIndex.get(k) === flow) this.cidIndex.delete(k);
+    const conn = flow.connection;
+    if (conn !== undefined) {
+      conn.paths.delete(flow);
+      // The connection IDs go with its last path.
+      if (conn.paths.size === 0) for (const k of conn.cids) if (this.cidIndex.get(k) === conn) this.cidIndex.delete(k);
+    }
     flow.closed(reason);
   }
 

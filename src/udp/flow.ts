@@ -4,6 +4,11 @@
  * to the chosen server gets them, in order, with a PROXY v2 header when the backend wants one,
  * and every later datagram both ways. Answers go back to the client from the listener's socket,
  * so the client sees them come from the address it sent to.
+ *
+ * A QUIC client that moved to another address:port is another flow, a new path of the same
+ * connection: it goes to the same server through its own socket, so the server sees a new peer
+ * address and validates it as QUIC requires (RFC 9000 §9.3); the relay never redirects the
+ * answers of one address to another on the word of a datagram it cannot authenticate.
  */
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
@@ -15,11 +20,13 @@ import type { ServerState } from '../backends/server-state.js';
 import type { BackendPool } from '../backends/pool.js';
 import type { Runtime } from '../listener/runtime.js';
 import type { ClientHello } from '../protocols/tls-client-hello.js';
+import type { CompiledRoute } from '../router/route-table.js';
 import { tlsVersionName } from '../protocols/tls-client-hello.js';
 import { parseQuicLongHeader } from '../protocols/quic-initial.js';
 import { outgoingHeader } from '../proxy/outgoing-header.js';
 import { escapeClientText } from '../observe/escape.js';
-import type { FlowEndReason, FlowTable, TableFlow, UdpDropReason } from './flow-table.js';
+import type { FlowEndReason, FlowTable, QuicConnection, TableFlow, UdpDropReason } from './flow-table.js';
+import { DnsExchange } from './dns-exchange.js';
 
 /** What a flow needs of the listener it arrived on. */
 export interface FlowHost {
@@ -37,9 +44,16 @@ const ID_PREFIX = process.pid.toString(36) + '-u';
 
 type Phase = 'inspect' | 'connecting' | 'relay' | 'closed';
 
+/**
+ * Why a flow ended itself (`answered`: a DNS flow whose every query has its answer). With the
+ * table's FLOW_END_REASONS, the `reason` of a close line (the README lists them, a test keeps them equal).
+ */
+export const FLOW_OWN_END_REASONS = ['no-route', 'backend-unavailable', 'backend-error', 'proxy-header-error', 'fd-exhausted', 'answered'] as const;
+type FlowOwnEndReason = (typeof FLOW_OWN_END_REASONS)[number];
+
 export class UdpFlow implements TableFlow {
   readonly id = ID_PREFIX + (++sequence).toString(36);
-  readonly cids: string[] = [];
+  connection: QuicConnection | undefined;
   lastSeen: number;
   private phase: Phase = 'inspect';
   private readonly started = performance.now();
@@ -52,37 +66,99 @@ export class UdpFlow implements TableFlow {
   private pool: BackendPool | undefined;
   private header: Buffer | undefined;
   private everyDatagram = false;
+  private route: CompiledRoute | undefined;
   private routeName: string | undefined;
+  /**
+   * The datagrams the routes decided on, kept only when that decision depended on the client's
+   * address: another address joining this QUIC connection is judged on them (`admits`).
+   */
+  private routedBy: readonly Buffer[] | undefined;
+  /** The client's first Destination Connection ID (it chose it; everyone on the path saw it). */
+  private clientDcidHex: string | undefined;
+  private dns: DnsExchange | undefined;
   private backendName: string | undefined;
   private decideMs: number | undefined;
   private peeked = 0;
   private hello: ClientHello | undefined;
   private protocol: string | undefined;
-  private endReason: string | undefined;
+  private endReason: FlowOwnEndReason | undefined;
   private endDetail: string | undefined;
   private uniqueId: Buffer | undefined;
   private readonly count = { fromClient: 0, toClient: 0, bytesFromClient: 0, bytesToClient: 0, dropped: 0 };
 
   constructor(
-    public key: string,
+    readonly key: string,
     private readonly host: FlowHost,
     private readonly rt: Runtime,
     /** The client as the socket reports it (where answers go). */
-    private peerAddress: string,
-    private peerPort: number,
+    private readonly peerAddress: string,
+    private readonly peerPort: number,
     /** The client address rules and logs see (IPv4-mapped unwrapped). */
-    public srcAddress: string,
+    readonly srcAddress: string,
     now: number,
   ) {
     this.lastSeen = now;
+  }
+
+  /**
+   * A new path of `of`'s QUIC connection, from another client address:port: routed as `of` was,
+   * under the rules `of` was routed by, to the same server (`openPath` once the table holds it).
+   */
+  static pathOf(of: UdpFlow, key: string, peerAddress: string, peerPort: number, srcAddress: string, now: number): UdpFlow {
+    const f = new UdpFlow(key, of.host, of.rt, peerAddress, peerPort, srcAddress, now);
+    f.route = of.route;
+    f.routeName = of.routeName;
+    f.routedBy = of.routedBy;
+    f.hello = of.hello;
+    f.protocol = of.protocol;
+    f.clientDcidHex = of.clientDcidHex;
+    f.backendName = of.backendName;
+    f.pool = of.pool;
+    f.server = of.server;
+    if (f.pool !== undefined && f.server !== undefined) f.pool.hold(f.server);
+    return f;
+  }
+
+  /** The path's own socket to its connection's server: the server sees a new peer address. */
+  openPath(): void {
+    if (this.pool === undefined || this.server === undefined) this.end('backend-unavailable', 'the connection has no server', 'backend-unavailable');
+    else this.open(this.pool, this.server);
   }
 
   get listenerId(): string {
     return this.host.id;
   }
 
-  get relaying(): boolean {
-    return this.phase === 'relay' || this.phase === 'connecting';
+  /**
+   * Would the routes have given this connection to a client at `srcAddress`? Asked before
+   * another address joins it: the same route, or the join is refused (its `src:` conditions
+   * hold for whoever uses the connection).
+   */
+  admits(srcAddress: string, srcPort: number): boolean {
+    const held = this.routedBy;
+    if (held === undefined) return true; // the routes that decided never looked at the address
+    // Only the address matters to a route (`src:`): judged once per address, a few addresses kept.
+    const verdicts = this.connection?.verdicts;
+    const known = verdicts?.get(srcAddress);
+    if (known !== undefined) return known;
+    const facts = new Facts(this.rt.inspect.maxBytes);
+    facts.updateDatagrams(held, held.reduce((n, d) => n + d.length, 0));
+    const d = this.rt.udpTable.decide({
+      bytes: held[0]!,
+      final: true,
+      elapsedMs: this.decideMs ?? 0,
+      srcAddress,
+      srcPort,
+      localAddress: this.host.localAddress,
+      localPort: this.host.localPort,
+      facts,
+    });
+    const same = d.kind === 'route' && d.route === this.route && d.backend === this.backendName;
+    if (verdicts !== undefined) {
+      if (verdicts.size >= MAX_VERDICTS) verdicts.clear();
+      verdicts.set(srcAddress, same);
+    }
+    return same;
   }
 
   /** A datagram from the client. */
@@ -105,16 +181,6 @@ export class UdpFlow implements TableFlow {
       case 'closed':
         return;
     }
-  }
-
-  /** The client's NAT gave it a new source port: answers go there from now on. */
-  movedTo(key: string, peerAddress: string, peerPort: number, srcAddress: string): { oldKey: string; oldAddress: string } {
-    const old = { oldKey: this.key, oldAddress: this.srcAddress };
-    this.key = key;
-    this.peerAddress = peerAddress;
-    this.peerPort = peerPort;
-    this.srcAddress = srcAddress;
-    return old;
   }
 
   /** Called by the table once it has forgotten the flow. */
@@ -172,9 +238,14 @@ export class UdpFlow implements TableFlow {
     this.deadline = undefined;
     this.decideMs = elapsedMs;
     this.peeked = this.pendingBytes;
+    this.route = d.route;
     this.routeName = d.route?.name;
     this.noteClient();
     this.facts = undefined;
+    const table = this.rt.udpTable;
+    // Only a QUIC connection can be joined from another address; keep what decided it only
+    // when another address might have been decided otherwise.
+    if (this.protocol === 'quic' && (d.route === undefined ? table.firstSourceRoute !== Infinity : table.firstSourceRoute <= d.route.index)) this.routedBy = this.pending.slice();
     if (d.backend === undefined) {
       this.end('no-route', 'no route matched and there is no udp.default', 'no-route');
       return;
@@ -193,10 +264,13 @@ export class UdpFlow implements TableFlow {
       this.hello = hello;
       this.protocol = 'quic';
       const first = parseQuicLongHeader(this.pending[0]!);
-      if (first.kind === 'ok') this.host.table.addConnectionId(this, first.value.dcidHex);
+      if (first.kind === 'ok') this.clientDcidHex = first.value.dcidHex;
       return;
     }
+    // Asked even when no route did: a DNS flow ends as soon as its queries are answered.
+    facts.get('dns');
     for (const p of ['dns', 'wireguard', 'openvpn'] as const) if (facts.known(p) !== undefined) this.protocol = p;
+    if (this.protocol === 'dns') this.dns = new DnsExchange();
   }
 
   private connect(backendName: string): void {
@@ -207,6 +281,11 @@ export class UdpFlow implements TableFlow {
       this.end('backend-unavailable', `${backendName}: no server available`, 'backend-unavailable');
       return;
     }
+    this.open(pool, server);
+  }
+
+  /** A socket connected to `server` (already counted as active for this flow), and the PROXY header. */
+  private open(pool: BackendPool, server: ServerState): void {
     this.pool = pool;
     this.server = server;
     const cfg = server.config;
@@ -225,10 +304,21 @@ export class UdpFlow implements TableFlow {
       this.header = r.header;
       this.everyDatagram = pool.config.proxyV2.datagrams === 'every';
     }
-    const socket = createSocket({ type: isIPv6(cfg.host) ? 'udp6' : 'udp4' });
-    this.backendSocket = socket;
     this.phase = 'connecting';
-    socket.on('error', (e: NodeJS.ErrnoException) => this.end('backend-error', `${cfg.address}: ${e.code ?? e.message}`));
+    const onError = (e: NodeJS.ErrnoException): void => {
+      // Out of descriptors (the socket is created by the implicit bind of connect): our problem, not the server's.
+      if (e.code === 'EMFILE' || e.code === 'ENFILE') this.end('fd-exhausted', `${cfg.address}: ${e.code}`, 'fd-exhausted');
+      else this.end('backend-error', `${cfg.address}: ${e.code ?? e.message}`);
+    };
+    let socket: Socket;
+    try {
+      socket = createSocket({ type: isIPv6(cfg.host) ? 'udp6' : 'udp4' });
+    } catch (e) {
+      onError(e as NodeJS.ErrnoException);
+      return;
+    }
+    this.backendSocket = socket;
+    socket.on('error', onError);
     socket.on('message', (m) => this.fromServer(m));
     socket.connect(cfg.port, cfg.host, () => {
       if (this.phase !== 'connecting') return;
@@ -248,6 +338,7 @@ export class UdpFlow implements TableFlow {
 
   private toServer(datagram: Buffer): void {
     const socket = this.backendSocket!;
+    this.dns?.query(datagram);
     const header = this.header;
     const cb = this.onSendError;
     if (header === undefined) socket.send(datagram, cb);
@@ -269,17 +360,27 @@ export class UdpFlow implements TableFlow {
     this.count.toClient++;
     this.count.bytesToClient += datagram.length;
     this.host.table.touch(this, now);
-    // The server's long-header packets name the connection ID it chose (RFC 9000 §7.2): a
-    // client that comes back from another port with it keeps this flow.
-    if (this.protocol === 'quic' && (datagram[0]! & 0x80) !== 0 && this.cids.length < 4) {
-      const h = parseQuicLongHeader(datagram);
-      if (h.kind === 'ok' && h.value.scid.length > 0) this.host.table.addConnectionId(this, h.value.scidHex);
-    }
+    if (this.protocol === 'quic' && (datagram[0]! & 0x80) !== 0) this.learnServerConnectionId(datagram);
     this.host.sendToClient(datagram, this.peerPort, this.peerAddress);
+    if (this.dns?.answered(datagram)) this.end('answered', 'every query has its answer');
+  }
+
+  /**
+   * The server's Initial and Handshake packets name, in their Source Connection ID, the ID it
+   * chose (RFC 9000 §7.2), which the client then puts in its short headers: only the server and
+   * those on the path between them have seen it. Not a Version Negotiation packet (its SCID
+   * echoes the client's DCID, RFC 8999 §6), nor Retry (the client moves on to the ID of the
+   * server's Initial), nor an ID equal to the client's own first DCID.
+   */
+  private learnServerConnectionId(datagram: Buffer): void {
+    const h = parseQuicLongHeader(datagram);
+    if (h.kind !== 'ok' || (h.value.type !== 'initial' && h.value.type !== 'handshake')) return;
+    if (h.value.scid.length === 0 || h.value.scidHex === this.clientDcidHex) return;
+    this.host.table.addServerConnectionId(this, h.value.scidHex);
   }
 
   /** Ends the flow with its own reason (the table then calls `closed`). */
-  private end(reason: string, detail: string, dropped?: UdpDropReason): void {
+  private end(reason: FlowOwnEndReason, detail: string, dropped?: UdpDropReason): void {
     if (this.phase === 'closed') return;
     this.endReason = reason;
     this.endDetail = detail;
@@ -320,4 +421,5 @@ export class UdpFlow implements TableFlow {
 }
 
 const FLOW_RECV_BUFFER = 1024 * 1024;
+const MAX_VERDICTS = 16;
 const WARN_REASONS = new Set(['no-route', 'backend-unavailable', 'backend-error', 'proxy-header-error']);

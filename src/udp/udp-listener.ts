@@ -1,7 +1,8 @@
 /**
  * One UDP socket per `transport: udp` listener. Each datagram is checked against the size and
- * per-address rate limits, then handed to its flow: the flow of its address:port, else the flow
- * its QUIC connection ID names (the client's NAT moved it), else a new flow routed afresh.
+ * per-address rate limits, then handed to its flow: the flow of its address:port, else a new
+ * flow (within the per-address and descriptor limits) — a new path of the QUIC connection whose
+ * server-issued connection ID it carries (the client's NAT moved it), or one routed afresh.
  */
 import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
@@ -71,14 +72,20 @@ function bindOne(initial: ListenerConfig, runtime: () => Runtime, table: FlowTab
     const key = `${id}|${rinfo.address}|${rinfo.port}`;
     let flow = table.get(key);
     if (flow === undefined) {
-      const moved = table.flowByConnectionId(id, msg);
-      if (moved !== undefined && moved.relaying) {
-        const { oldKey, oldAddress } = moved.movedTo(key, rinfo.address, rinfo.port, src);
-        table.rekey(moved, oldKey, oldAddress);
-        flow = moved;
+      // A new flow, whatever it carries: the same limits for every address.
+      if (!accepting) return table.drop('not-accepting');
+      const refused = table.refusesFlowFrom(src);
+      if (refused !== undefined) return table.drop(refused);
+      const connection = table.connectionNamedBy(id, msg);
+      if (connection !== undefined) {
+        // A QUIC client that moved (or someone who copied a connection ID): a new path to the
+        // connection's server, if the connection's route takes this address.
+        if (!connection.admits(src, rinfo.port)) return table.drop('moved-off-route');
+        flow = UdpFlow.pathOf(connection, key, rinfo.address, rinfo.port, src, now);
+        table.add(flow);
+        table.join(flow, connection);
+        flow.openPath();
       } else {
-        if (!accepting) return table.drop('not-accepting');
-        if (!table.admitsFlowFrom(src)) return table.drop('per-ip-flows');
         flow = new UdpFlow(key, host, rt, rinfo.address, rinfo.port, src, now);
         table.add(flow);
       }

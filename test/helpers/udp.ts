@@ -55,12 +55,12 @@ export interface UdpClient {
   close(): Promise<void>;
 }
 
-/** A UDP client bound to its own port on 127.0.0.1, sending to `port`. */
-export async function udpClient(port: number, localPort = 0): Promise<UdpClient> {
+/** A UDP client bound to its own port on `host` (127.0.0.1; any 127/8 address works on Linux), sending to `port` on 127.0.0.1. */
+export async function udpClient(port: number, localPort = 0, host = '127.0.0.1'): Promise<UdpClient> {
   const socket = createSocket('udp4');
   const inbox = new Inbox();
   socket.on('message', (data, from) => inbox.push({ data, from }));
-  socket.bind(localPort, '127.0.0.1');
+  socket.bind(localPort, host);
   await once(socket, 'listening');
   return {
     socket,

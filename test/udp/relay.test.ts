@@ -2,14 +2,11 @@
  * UDP listeners end to end on loopback: QUIC flows routed by the SNI inside their Initial packets
  * (one datagram and several), every datagram of a flow relayed both ways through one backend
  * socket, DNS and WireGuard by their first datagram, the PROXY v2 DGRAM header, idle timeout,
- * eviction, the per-address limits, and a client whose NAT moved it keeping its flow by its QUIC
- * connection ID.
+ * eviction and the per-address limits. A client that moves: migration.test.ts.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { createSocket } from 'node:dgram';
-import { once } from 'node:events';
 import { startFromYaml, type TestPortplex } from '../helpers/net.js';
 import { udpBackend, udpClient, type UdpBackend, type UdpClient } from '../helpers/udp.js';
 import { recordClientHello } from '../helpers/tls.js';
@@ -251,45 +248,6 @@ udp: { default: pp }
     assert.equal(dropped.get('per-ip-flows'), 1);
     assert.equal(dropped.get('datagram-too-large'), 1);
     assert.equal(dropped.get('per-ip-rate'), 1);
-  });
-
-  it('a QUIC client moved by its NAT keeps its flow by the connection ID; an unknown ID is routed afresh', async () => {
-    // A server that answers every datagram with a long-header Handshake packet naming its own connection ID.
-    const serverCid = Buffer.from('5e4e4c1d00112233', 'hex');
-    const server = createSocket('udp4');
-    const seen: { port: number; data: Buffer }[] = [];
-    server.on('message', (data, from) => {
-      seen.push({ port: from.port, data });
-      const packet = Buffer.concat([Buffer.from([0xe0, 0, 0, 0, 1, 8]), Buffer.from('sc000000'), Buffer.from([8]), serverCid, Buffer.from([0x40, 0x10]), Buffer.alloc(16, 0xaa)]);
-      server.send(packet, from.port, from.address);
-    });
-    server.bind(0, '127.0.0.1');
-    await once(server, 'listening');
-    extraBackends.push({ socket: server, port: server.address().port, inbox: a.inbox, close: () => new Promise((r) => server.close(() => r())) });
-    const p = await startFromYaml(`listeners:
-  - { bind: "127.0.0.1:0", transport: udp }
-backends:
-  h3: { transport: udp, servers: ["127.0.0.1:${server.address().port}"] }
-routes:
-  - { when: { protocol: quic }, to: h3 }
-`);
-    portplexes.push(p);
-    const before = await client(p.udpPort);
-    await before.send(clientInitialDatagrams(conn(), helloA)[0]!);
-    await before.inbox.count(1);
-    await before.close();
-    const moved = await client(p.udpPort);
-    await moved.send(shortPacket(serverCid, 'after the move'));
-    const answers = await moved.inbox.count(1);
-    assert.equal(answers[0]!.from.port, p.udpPort);
-    assert.equal(seen.length, 2);
-    assert.equal(seen[1]!.port, seen[0]!.port, 'the same backend socket: the same flow');
-    assert.equal(p.running.flows.stats.migrated, 1);
-    assert.equal(p.running.flows.size, 1);
-    const stranger = await client(p.udpPort);
-    await stranger.send(shortPacket(Buffer.from('ffffffffffffffff', 'hex'), 'unknown'));
-    await p.logs.waitFor((l) => l['msg'] === 'flow closed' && l['reason'] === 'no-route');
-    assert.equal(seen.length, 2, 'an unknown connection ID never reaches the server');
   });
 
   it('garbage and QUIC-shaped junk from many ports never breaks the listener', async () => {
