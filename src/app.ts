@@ -231,11 +231,14 @@ export async function startPortplex(initial: RulesConfig, log: Logger, opts: Sta
       for (const d of demos) d.server.close();
       // A UDP flow has no end to wait for: it is relayed while the TCP connections drain, then ended.
       await closeUdp();
+      // The counts of refusals not yet summarised go out before the process exits.
+      runtime.summary.flush();
       return cut;
     },
     async close() {
       health.stop();
       await Promise.all([...listeners.map((l) => closeServer(l.server)), ...demos.map((d) => closeServer(d.server)), closeUdp()]);
+      runtime.summary.flush();
     },
   };
 }

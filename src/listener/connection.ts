@@ -517,6 +517,9 @@ export class Connection implements MatchContext {
     // A peer gone before its address could be read (reset right after the handshake) is noise.
     const level = reason === 'limit' || this.peerAddress === '' ? 'debug' : WARN_REASONS.has(reason) ? 'warn' : 'info';
     if (!log.isLevelEnabled(level)) return;
+    // Refusals are what junk traffic produces: past a burst per interval, counted into one summary
+    // line per listener and reason. Every other close keeps its own line.
+    if (level === 'warn' && !this.rt.summary.admit(CLOSE_LINE, this.listener.name, reason)) return;
     const client = this.clientSummary ?? this.summarizeClient();
     const ms = (v: number | undefined): number | undefined => (v === undefined ? undefined : Math.round(v * 100) / 100);
     const inbound = this.inbound;
@@ -540,7 +543,7 @@ export class Connection implements MatchContext {
         detail,
         failures: this.failures,
       },
-      'connection closed',
+      CLOSE_LINE,
     );
   }
 }
@@ -549,4 +552,6 @@ const EMPTY = Buffer.alloc(0);
 
 type ClientSummary = Readonly<Record<string, unknown>>;
 const tunnelReason = (status: number): string => (status >= 500 ? 'tunnel-failed' : 'tunnel-denied');
+const CLOSE_LINE = 'connection closed';
+/** Close reasons logged at warn: refusals and failures, summarised under a flood. */
 const WARN_REASONS = new Set(['backend-unreachable', 'no-route', 'proxy-header-error', 'proxy-refused', 'tunnel-denied', 'tunnel-failed', 'no-sni']);

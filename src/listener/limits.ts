@@ -3,12 +3,13 @@
  * connections, connections still in inspection and new-connection rate, and the total bytes
  * held in inspection buffers. Memory stays bounded whatever arrives: per-address counts exist
  * only while that address has open connections (bounded by the global cap), and rate buckets
- * live in an LRU of `tracked_addresses` entries. Each refusal kind is counted, and logged when
- * it first happens and then at most once a minute with the count since.
+ * live in an LRU of `tracked_addresses` entries. Each refusal kind is counted; its log lines go
+ * through the log summary (a burst in full per interval, then one line with the count).
  */
 import { LRUCache } from 'lru-cache';
 import type { LimitsConfig, ListenerConfig } from '../config/types.js';
 import type { Logger } from '../observe/logger.js';
+import type { LogSummary } from '../observe/log-summary.js';
 
 export type LimitKind = 'max-connections' | 'listener-max-connections' | 'per-ip-connections' | 'per-ip-rate' | 'per-ip-inspecting' | 'inspect-buffer-total' | 'accept-error';
 
@@ -22,7 +23,7 @@ interface Bucket {
   at: number;
 }
 
-const LOG_EVERY_MS = 60_000;
+const LIMIT_LINE = 'limit reached: connection refused';
 
 export class Limits {
   private open = 0;
@@ -31,11 +32,11 @@ export class Limits {
   private buckets: LRUCache<string, Bucket>;
   private inspectBytes = 0;
   readonly refused = new Map<LimitKind, number>();
-  private readonly lastLogged = new Map<LimitKind, { at: number; count: number }>();
 
   constructor(
     private cfg: LimitsConfig,
     private readonly log: Logger,
+    private readonly summary: LogSummary,
   ) {
     this.buckets = new LRUCache({ max: cfg.trackedAddresses });
   }
@@ -136,12 +137,7 @@ export class Limits {
   private refuse(kind: LimitKind, listener: string, client?: string): false {
     const total = (this.refused.get(kind) ?? 0) + 1;
     this.refused.set(kind, total);
-    const now = Date.now();
-    const last = this.lastLogged.get(kind);
-    if (last === undefined || now - last.at >= LOG_EVERY_MS) {
-      this.log.warn({ limit: kind, listener, client, refused_since_last_report: last === undefined ? 1 : total - last.count, refused_total: total }, 'limit reached: connection refused');
-      this.lastLogged.set(kind, { at: now, count: total });
-    }
+    if (this.log.isLevelEnabled('warn') && this.summary.admit(LIMIT_LINE, listener, kind)) this.log.warn({ limit: kind, listener, client, refused_total: total }, LIMIT_LINE);
     return false;
   }
 

@@ -6,6 +6,7 @@ import { RouteTable } from '../router/route-table.js';
 import { TargetResolver } from '../forward/resolver.js';
 import { Limits } from './limits.js';
 import type { Logger } from '../observe/logger.js';
+import { LogSummary } from '../observe/log-summary.js';
 import type { ConnectionObserver } from '../observe/connection-record.js';
 import { sameConfig } from '../config/same-config.js';
 
@@ -28,6 +29,8 @@ export interface Runtime {
   /** Forward-proxy denials by "route/reason", so an admin can watch tunnel attempts. */
   readonly denials: Map<string, number>;
   readonly limits: Limits;
+  /** Bounds the refusal lines of a flood: a burst of each kind in full, then one count per interval. */
+  readonly summary: LogSummary;
   /** Told about every closed connection (metrics); optional so tools and tests can run without. */
   readonly observer: ConnectionObserver | undefined;
 }
@@ -35,7 +38,7 @@ export interface Runtime {
 /**
  * Builds the runtime for a rule set. On a reload, `previous` hands over what must outlive one
  * rule set: the limits' counts (open connections hold them; the caller applies the new limits
- * once the new rules are in force), the denial counters, the name cache,
+ * once the new rules are in force), the denial counters, the log summaries, the name cache,
  * and the pools of backends whose configuration did not change (their health state and
  * connection counts stay true).
  */
@@ -45,6 +48,7 @@ export function buildRuntime(rules: RulesConfig, log: Logger, previous?: Runtime
     const old = previous?.pools.get(name);
     pools.set(name, old !== undefined && sameConfig(old.config, b) ? old : new BackendPool(b, log));
   }
+  const summary = previous?.summary ?? new LogSummary(log);
   const trust = new Map<string, CidrSet>();
   for (const l of rules.listeners) trust.set(l.name, l.proxy.accept === 'off' ? () => false : cidrSet(l.proxy.trusted));
   return {
@@ -59,7 +63,8 @@ export function buildRuntime(rules: RulesConfig, log: Logger, previous?: Runtime
     trusts: (listener, peer) => trust.get(listener.name)?.(peer) ?? false,
     resolver: previous?.resolver ?? new TargetResolver(),
     denials: previous?.denials ?? new Map(),
-    limits: previous?.limits ?? new Limits(rules.limits, log),
+    limits: previous?.limits ?? new Limits(rules.limits, log, summary),
+    summary,
     observer: observer ?? previous?.observer,
     trustedElsewhere: (listener, peer) => rules.listeners.find((l) => l.name !== listener.name && trust.get(l.name)?.(peer) === true)?.name,
   };

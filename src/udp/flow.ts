@@ -392,6 +392,9 @@ export class UdpFlow implements TableFlow {
     const log = this.rt.log;
     const level = WARN_REASONS.has(reason) ? 'warn' : 'info';
     if (!log.isLevelEnabled(level)) return;
+    // One junk datagram from a new port is one flow: refusals, and evictions by a full table, are
+    // summarised past a burst per interval (per listener and reason); other flows keep their line.
+    if (SUMMARISED_REASONS.has(reason) && !this.rt.summary.admit(FLOW_LINE, this.host.config.name, reason, level)) return;
     const hello = this.hello;
     const ms = (v: number | undefined): number | undefined => (v === undefined ? undefined : Math.round(v * 100) / 100);
     log[level](
@@ -415,11 +418,14 @@ export class UdpFlow implements TableFlow {
         reason,
         detail: this.endDetail,
       },
-      'flow closed',
+      FLOW_LINE,
     );
   }
 }
 
 const FLOW_RECV_BUFFER = 1024 * 1024;
 const MAX_VERDICTS = 16;
+const FLOW_LINE = 'flow closed';
 const WARN_REASONS = new Set(['no-route', 'backend-unavailable', 'backend-error', 'proxy-header-error']);
+// fd-exhausted: a flood that runs the process out of descriptors would otherwise write a line per flow.
+const SUMMARISED_REASONS = new Set([...WARN_REASONS, 'evicted', 'fd-exhausted']);
