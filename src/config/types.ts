@@ -2,6 +2,7 @@
  * The compiled, immutable form of a rule file. Everything here has been validated: the rest of
  * portplex never re-checks a value it reads from these types.
  */
+import type { RulePattern } from './rule-pattern.js';
 
 export const PROTOCOLS = ['tls', 'http', 'ssh', 'socks', 'socks4', 'socks5', 'openvpn', 'xmpp', 'rdp', 'postgres', 'mqtt', 'adb', 'http2', 'tinc', 'syslog', 'quic', 'dns', 'wireguard'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
@@ -12,8 +13,8 @@ export const TRANSPORTS: readonly Transport[] = ['tcp', 'udp'];
 /** Protocols recognised in a UDP flow's first datagram(s); `tls` there means the ClientHello inside a QUIC Initial. */
 export const UDP_PROTOCOLS: readonly Protocol[] = ['quic', 'tls', 'dns', 'wireguard', 'openvpn'];
 
-/** Exact text (case-insensitive) or "~regex", for captures that are not host names (RDP cookie, Postgres user). */
-export type TextPattern = { readonly kind: 'exact'; readonly text: string } | { readonly kind: 'regex'; readonly regex: RegExp };
+/** Exact text (case-insensitive) or "~regex" (RE2, case-sensitive), for captures that are not host names (RDP cookie, Postgres user). */
+export type TextPattern = { readonly kind: 'exact'; readonly text: string } | { readonly kind: 'regex'; readonly regex: RulePattern };
 
 export const POSTGRES_KINDS = ['ssl-request', 'gssenc-request', 'cancel', 'startup'] as const;
 export type PostgresKind = (typeof POSTGRES_KINDS)[number];
@@ -85,7 +86,7 @@ export interface HealthConfig {
   readonly alpn: readonly string[];
   /** Bytes written after the connect (or handshake), and what the answer must contain. */
   readonly send: Uint8Array | undefined;
-  readonly expect: { readonly kind: 'bytes'; readonly bytes: Uint8Array } | { readonly kind: 'regex'; readonly regex: RegExp } | undefined;
+  readonly expect: { readonly kind: 'bytes'; readonly bytes: Uint8Array } | { readonly kind: 'regex'; readonly regex: RulePattern } | undefined;
 }
 
 /** Passive checks: consecutive connect failures take a server out. */
@@ -130,11 +131,11 @@ export interface BackendConfig {
   readonly servers: readonly ServerConfig[];
 }
 
-/** A name pattern for SNI and Host: exact, "*.suffix" (one or more labels), or "~regex". */
+/** A name pattern for SNI and Host: exact, "*.suffix" (one or more labels), or "~regex" (RE2, case-insensitive). */
 export type NamePattern =
   | { readonly kind: 'exact'; readonly name: string }
   | { readonly kind: 'suffix'; readonly suffix: string }
-  | { readonly kind: 'regex'; readonly regex: RegExp };
+  | { readonly kind: 'regex'; readonly regex: RulePattern };
 
 export interface Cidr {
   readonly family: 'ipv4' | 'ipv6';
@@ -153,7 +154,7 @@ export type Condition =
   | { readonly kind: 'http.host'; readonly patterns: readonly NamePattern[] }
   | { readonly kind: 'bytes.length'; readonly min: number; readonly max: number }
   | { readonly kind: 'bytes.prefix'; readonly prefixes: readonly Uint8Array[] }
-  | { readonly kind: 'bytes.regex'; readonly regex: RegExp }
+  | { readonly kind: 'bytes.regex'; readonly regex: RulePattern }
   | { readonly kind: 'xmpp.to'; readonly patterns: readonly NamePattern[] }
   | { readonly kind: 'rdp.cookie'; readonly patterns: readonly TextPattern[] }
   | { readonly kind: 'postgres.kind'; readonly kinds: readonly PostgresKind[] }
