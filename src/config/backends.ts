@@ -61,7 +61,7 @@ export function compileBackends(r: NodeReader, node: Node | null): Map<string, B
     if (ka !== undefined && r.scalar(ka) !== false) keepAliveMs = r.scalar(ka) === true ? 60_000 : r.duration(ka, `${what}.keepalive`, 1000, 86_400_000);
     const nd = get('nodelay');
     const noDelay = nd !== undefined ? (r.boolean(nd, `${what}.nodelay`) ?? true) : true;
-    out.set(name, { name, transport, sendProxy, proxyV2, connectTimeoutMs, balance, retries, health, passive, keepAliveMs, noDelay, servers });
+    out.set(name, { name, transport, sendProxy, proxyV2, connectTimeoutMs, balance, retries, health, passive, keepAliveMs, noDelay, servers, pos: r.pos(key) });
   }
   return out;
 }

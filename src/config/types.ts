@@ -129,6 +129,8 @@ export interface BackendConfig {
   readonly keepAliveMs: number | undefined;
   readonly noDelay: boolean;
   readonly servers: readonly ServerConfig[];
+  /** Where the backend's name stands in the rule file. */
+  readonly pos: SourcePos;
 }
 
 /** A name pattern for SNI and Host: exact, "*.suffix" (one or more labels), or "~regex" (RE2, case-insensitive). */
@@ -214,6 +216,7 @@ export interface DemoServiceConfig {
   readonly name: string;
   readonly kind: DemoKind;
   readonly listen: HostPort;
+  readonly pos: SourcePos;
 }
 
 /** Limits against floods and slow clients; every refusal is counted and logged once per kind. */
@@ -279,6 +282,9 @@ export interface RulesConfig {
   /** Drop privileges to this user/group once the listeners are bound (when started as root). */
   readonly user: string | undefined;
   readonly group: string | undefined;
+  /** Where `user:` and `group:` stand, for `check`'s messages about them. */
+  readonly userPos?: SourcePos;
+  readonly groupPos?: SourcePos;
   /** The admin endpoint; undefined (off) unless the file has an `admin:` section. */
   readonly admin: AdminConfig | undefined;
 }
