@@ -1,7 +1,8 @@
 /**
  * What `run` would refuse at start that depends on the machine rather than on the rule file:
  * the privilege plan (root without `user:`, a user or group that does not exist), ports below
- * the unprivileged range without CAP_NET_BIND_SERVICE, addresses that are not this machine's.
+ * the unprivileged range without CAP_NET_BIND_SERVICE, addresses that are not this machine's, names
+ * that do not resolve.
  * `check` runs it with the facts of its own process and machine, so a refusal that is certain
  * here (started as root, a user missing from the passwd file) is an error, and one that depends
  * on how `run` will be started (another user, another machine, --allow-root) is a warning.
@@ -28,6 +29,8 @@ export interface HostFacts {
   mayBindPort(port: number): boolean | undefined;
   /** Whether an IP address is one of this machine's (or net.ipv4/ipv6.ip_nonlocal_bind allows any). */
   isLocalAddress(address: string): boolean | undefined;
+  /** Whether a host name resolves (getaddrinfo, as listen does). */
+  hostResolves(name: string): boolean | undefined;
 }
 
 export interface CodedIssue extends ConfigIssue {
@@ -75,6 +78,9 @@ export function preflight(rules: RulesConfig, facts: HostFacts): Preflight {
         message: `${s.what} binds ${where}: port ${s.port} is privileged and this process (uid ${facts.uid ?? '?'}) has no CAP_NET_BIND_SERVICE, so \`run\` started the same way is refused (EACCES). Start it as root with \`user:\` to drop privileges after binding, grant the capability (systemd AmbientCapabilities=CAP_NET_BIND_SERVICE, setcap), or use a port above 1023`,
       });
     }
+    if (isIP(s.host) === 0 && facts.hostResolves(s.host) === false) {
+      warnings.push({ ...s.pos, message: `${s.what} binds ${where}, but the name ${s.host} does not resolve here, so \`run\` here is refused (ENOTFOUND). Bind an IP address, or fix the name` });
+    }
     if (isIP(s.host) !== 0 && facts.isLocalAddress(s.host) === false) {
       warnings.push({
         ...s.pos,
@@ -101,8 +107,8 @@ const readOr = (file: string): string | undefined => {
   }
 };
 
-/** `getent passwd|group NAME`: exit 0 found, 2 not found (getent(1)); anything else (no getent) cannot tell. */
-function getent(db: 'passwd' | 'group', name: string): boolean | undefined {
+/** `getent passwd|group|ahosts NAME`: exit 0 found, 2 not found (getent(1)); anything else (no getent) cannot tell. */
+function getent(db: 'passwd' | 'group' | 'ahosts', name: string): boolean | undefined {
   try {
     execFileSync('getent', [db, name], { stdio: 'ignore', timeout: 5000 });
     return true;
@@ -144,6 +150,7 @@ export function systemHostFacts(): HostFacts {
       if (capable === true || (Number.isInteger(start) && port >= start)) return true;
       return capable === false && Number.isInteger(start) ? false : undefined;
     },
+    hostResolves: (name) => getent('ahosts', name),
     isLocalAddress: (address) => {
       const family = isIP(address) === 4 ? 'ipv4' : 'ipv6';
       if (WILDCARDS.check(address, family) || (family === 'ipv4' ? nonlocal4 : nonlocal6)) return true;

@@ -29,7 +29,7 @@ describe('shipped rule files', () => {
     it(`${f.slice(RULES_DIR.length)} passes the machine checks as the systemd unit runs it`, () => {
       const r = loadRules(f);
       assert.ok(r.ok);
-      const unit: HostFacts = { uid: 999, primaryGroupOf: () => 999, userExists: () => true, groupExists: () => true, mayBindPort: () => true, isLocalAddress: () => true };
+      const unit: HostFacts = { uid: 999, primaryGroupOf: () => 999, userExists: () => true, groupExists: () => true, mayBindPort: () => true, isLocalAddress: () => true, hostResolves: () => true };
       assert.deepEqual(preflight(r.rules, unit), { errors: [], warnings: [] });
       const root = preflight(r.rules, { ...unit, uid: 0 });
       assert.deepEqual(root.errors, []);

@@ -26,6 +26,7 @@ function facts(uid: number, over: Partial<HostFacts> = {}): HostFacts {
     groupExists: (g) => GROUPS.has(g),
     mayBindPort: () => true,
     isLocalAddress: () => true,
+    hostResolves: () => true,
     ...over,
   };
 }
@@ -92,6 +93,13 @@ describe('binds the machine would refuse', () => {
   });
 });
 
+it('a bind host name that does not resolve: a warning', () => {
+  const p = preflight(rules('', '["no-such-host.invalid:8443", "localhost:8444"]'), facts(1000, { hostResolves: (n) => n === 'localhost' }));
+  const w = text(p.warnings);
+  assert.equal(w.length, 1, w.join('\n'));
+  assert.match(w[0]!, /^1:13 listener "no-such-host\.invalid:8443" binds no-such-host\.invalid:8443, but the name no-such-host\.invalid does not resolve here.*ENOTFOUND/);
+});
+
 describe('the facts of this machine', () => {
   it('loopback is local, a documentation address is not (unless non-local binds are on); ports from 1024 bind', () => {
     const f = systemHostFacts();
@@ -102,6 +110,9 @@ describe('the facts of this machine', () => {
     assert.equal(f.userExists('root'), true);
     assert.equal(f.userExists('portplex-no-such-user'), false);
     assert.equal(f.groupExists('portplex-no-such-group'), false);
+    assert.equal(f.hostResolves('localhost'), true);
+    // RFC 6761 §6.4: .invalid names never resolve.
+    assert.equal(f.hostResolves('no-such-host.invalid'), false);
     assert.equal(f.uid, process.getuid?.());
   });
 });
