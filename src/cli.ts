@@ -6,6 +6,7 @@ import { formatIssues, formatWarnings, loadRules } from './config/load.js';
 import { parseDuration } from './config/units.js';
 import { DEFAULT_TIMEOUT_MS, doctorExitCode, doctorSummary, formatDiagnosis, runDoctor } from './doctor/diagnose.js';
 import { ERROR_CODES } from './errors.js';
+import { preflight, systemHostFacts } from './supervisor/preflight.js';
 import { run } from './supervisor/run.js';
 import { defaultWorkerCount } from './supervisor/worker-count.js';
 import { explainBytes, explainConnection, formatExplanation, type ExplainOptions } from './router/explain-cli.js';
@@ -78,7 +79,14 @@ program
       process.exit(2);
     }
     const r = loaded.rules;
-    if (r.warnings.length > 0) process.stderr.write(formatWarnings(r.warnings) + '\n');
+    // What `run` would refuse on this machine, started as this check is.
+    const machine = preflight(r, systemHostFacts());
+    const warnings = [...r.warnings, ...machine.warnings];
+    if (warnings.length > 0) process.stderr.write(formatWarnings(warnings) + '\n');
+    if (machine.errors.length > 0) {
+      process.stderr.write(machine.errors.map((e) => formatIssues(e.code, [e])).join('\n') + '\n');
+      process.exit(2);
+    }
     process.stdout.write(`${file}: OK — ${r.listeners.length} listener(s), ${r.backends.size} backend(s), ${r.routes.length} route(s)${r.defaultBackend ? `, default ${r.defaultBackend}` : ''}\n`);
   });
 

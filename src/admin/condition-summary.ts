@@ -3,15 +3,16 @@
  * "protocol http", "not (src 10.0.0.0/8)"). It names what the admin wrote, not how it is matched;
  * `portplex explain` is the tool for the why.
  */
+import type { RulePattern } from '../config/rule-pattern.js';
 import type { Cidr, Condition, NamePattern, TextPattern } from '../config/types.js';
 import { tlsVersionName } from '../protocols/tls-client-hello.js';
 
 /** Longer summaries are cut: the page shows one line per route. */
 export const SUMMARY_MAX = 160;
 
-/** RegExp.source writes "/" as "\\/": show the pattern as the admin wrote it. */
-function regexText(r: RegExp): string {
-  return `~${r.source.replace(/\\\//g, '/')}`;
+/** The pattern as the admin wrote it. */
+function regexText(r: RulePattern): string {
+  return `~${r.source}`;
 }
 
 function names(patterns: readonly NamePattern[]): string {

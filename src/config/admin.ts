@@ -6,17 +6,12 @@ import { BlockList, isIP } from 'node:net';
 import type { Node } from 'yaml';
 import { DEFAULTS } from './defaults.js';
 import type { NodeReader } from './yaml-reader.js';
-import type { AdminConfig, HostPort, RulesConfig } from './types.js';
+import type { AdminConfig, RulesConfig } from './types.js';
 import { formatHostPort, parseHostPort } from './units.js';
 
 export const ADMIN_KEYS = ['listen', 'status_refresh'] as const;
 
-/** Addresses bound elsewhere in the file, so that admin.listen cannot take one of them. */
-export interface TakenAddress extends HostPort {
-  readonly what: string;
-}
-
-export function compileAdmin(r: NodeReader, node: Node | null, taken: readonly TakenAddress[]): AdminConfig | undefined {
+export function compileAdmin(r: NodeReader, node: Node | null): AdminConfig | undefined {
   if (node === null) return undefined;
   const m = r.map(node, 'admin', ADMIN_KEYS);
   if (!m) return undefined;
@@ -28,9 +23,6 @@ export function compileAdmin(r: NodeReader, node: Node | null, taken: readonly T
   if (text === undefined) return undefined;
   const hp = parseHostPort(text, { allowEmptyHost: true, allowPortZero: true });
   if (typeof hp === 'string') return r.error(listenE.value, `admin.listen: ${hp}`);
-  // Port 0 is chosen by the system, so it never clashes; a fixed port bound twice would fail at start.
-  const clash = hp.port === 0 ? undefined : taken.find((t) => t.port === hp.port && t.host === hp.host);
-  if (clash) return r.error(listenE.value, `admin.listen: ${formatHostPort(hp)} is already used by ${clash.what}: give the admin endpoint its own port`);
   if (statusRefreshMs === undefined) return undefined;
   return { listen: hp, statusRefreshMs, pos: r.pos(listenE.value) };
 }

@@ -7,6 +7,7 @@ import { DEFAULTS } from './defaults.js';
 import type { NodeReader } from './yaml-reader.js';
 import { TRANSPORTS, type Balance, type BackendConfig, type HealthCheckType, type HealthConfig, type PassiveConfig, type ProxyV2Options, type SendProxy, type ServerConfig, type Transport } from './types.js';
 import { formatHostPort, parseHostPort } from './units.js';
+import { compilePattern } from './rule-pattern.js';
 
 export const BACKEND_KEYS = ['servers', 'transport', 'send_proxy', 'connect_timeout', 'proxy_v2', 'balance', 'retries', 'health', 'passive', 'keepalive', 'nodelay'] as const;
 export const SERVER_KEYS = ['address', 'backup', 'weight', 'max_connections', 'send_proxy'] as const;
@@ -60,7 +61,7 @@ export function compileBackends(r: NodeReader, node: Node | null): Map<string, B
     if (ka !== undefined && r.scalar(ka) !== false) keepAliveMs = r.scalar(ka) === true ? 60_000 : r.duration(ka, `${what}.keepalive`, 1000, 86_400_000);
     const nd = get('nodelay');
     const noDelay = nd !== undefined ? (r.boolean(nd, `${what}.nodelay`) ?? true) : true;
-    out.set(name, { name, transport, sendProxy, proxyV2, connectTimeoutMs, balance, retries, health, passive, keepAliveMs, noDelay, servers });
+    out.set(name, { name, transport, sendProxy, proxyV2, connectTimeoutMs, balance, retries, health, passive, keepAliveMs, noDelay, servers, pos: r.pos(key) });
   }
   return out;
 }
@@ -133,13 +134,8 @@ function compileHealth(r: NodeReader, node: Node | null, what: string): HealthCo
   if (rx !== undefined) {
     if (expect !== undefined) r.error(rx, `${what}: use one of expect, expect_hex, expect_regex`);
     const src = r.string(rx, `${what}.expect_regex`);
-    if (src !== undefined) {
-      try {
-        expect = { kind: 'regex', regex: new RegExp(src) };
-      } catch (e) {
-        r.error(rx, `${what}.expect_regex: bad regular expression "${src}": ${(e as Error).message}`);
-      }
-    }
+    const regex = src === undefined ? undefined : compilePattern(r, rx, `${what}.expect_regex`, src, false);
+    if (regex) expect = { kind: 'regex', regex };
   }
   return { type, intervalMs, timeoutMs, rise, fall, sendProxy, sni, alpn, send, expect };
 }

@@ -6,6 +6,9 @@ import type { Node } from 'yaml';
 import { compileBackends } from './backends.js';
 import { compileRoutes } from './routes.js';
 import { adminWarnings, compileAdmin } from './admin.js';
+import { checkBindConflicts, type BindSite } from './binds.js';
+import { shadowedRouteWarnings } from './shadowed-routes.js';
+import { unusedBackendWarnings } from './unused-backends.js';
 import { checkRouteTransports, compileUdp, routeTransport } from './udp.js';
 import { DEFAULTS } from './defaults.js';
 import type { Entry, NodeReader } from './yaml-reader.js';
@@ -17,6 +20,7 @@ import type {
   ProxyAccept,
   ProxyV2Options,
   DemoKind,
+  AdminConfig,
   DemoServiceConfig,
   ListenerConfig,
   RouteConfig,
@@ -76,11 +80,8 @@ export function compileRules(r: NodeReader, root: Node | null): RulesConfig | un
   }
 
   const demo = compileDemo(r, top.get('demo')?.value ?? null);
-  const taken = [
-    ...listeners.filter((l) => l.transport === 'tcp').map((l) => ({ host: l.host, port: l.port, what: `listener "${l.name}"` })),
-    ...demo.map((d) => ({ ...d.listen, what: `demo service "${d.name}"` })),
-  ];
-  const admin = compileAdmin(r, top.get('admin')?.value ?? null, taken);
+  const admin = compileAdmin(r, top.get('admin')?.value ?? null);
+  checkBindConflicts(r, bindSites(listeners, demo, admin));
   let level: string = DEFAULTS.logLevel;
   const log = top.get('log');
   if (log) {
@@ -95,8 +96,15 @@ export function compileRules(r: NodeReader, root: Node | null): RulesConfig | un
   const groupE = top.get('group');
   const group = groupE ? r.name(groupE.value, 'group') : undefined;
   if (r.issues.length > 0) return undefined;
-  const warnings = [...mixedInboundWarnings(listeners), ...adminWarnings(admin)];
-  return { files: [r.file], warnings, limits, udp, user, group, admin, listeners, inspect, timeouts, backends, routes, defaultBackend, demo, log: { level } };
+  const warnings = [
+    ...mixedInboundWarnings(listeners),
+    ...adminWarnings(admin),
+    ...unusedBackendWarnings(backends, routes, [defaultBackend, udp.defaultBackend]),
+    ...shadowedRouteWarnings(routes, backends),
+  ];
+  const userPos = userE ? r.pos(userE.value) : undefined;
+  const groupPos = groupE ? r.pos(groupE.value) : undefined;
+  return { files: [r.file], warnings, limits, udp, user, group, userPos, groupPos, admin, listeners, inspect, timeouts, backends, routes, defaultBackend, demo, log: { level } };
 }
 
 function compileListeners(r: NodeReader, node: Node | null, present: boolean): ListenerConfig[] {
@@ -271,6 +279,15 @@ function compileTimeouts(r: NodeReader, node: Node | null): RulesConfig['timeout
 
 
 
+/** Everything the file binds, in the order `run` binds it (demo services bind before the listeners, but a clash is named at whichever comes later in the file's sections). */
+function bindSites(listeners: readonly ListenerConfig[], demo: readonly DemoServiceConfig[], admin: AdminConfig | undefined): BindSite[] {
+  return [
+    ...listeners.map((l) => ({ host: l.host, port: l.port, transport: l.transport, what: `listener "${l.name}"`, at: `listener "${l.name}"`, pos: l.pos })),
+    ...demo.map((d) => ({ ...d.listen, transport: 'tcp' as const, what: `demo service "${d.name}"`, at: `demo service "${d.name}"`, pos: d.pos })),
+    ...(admin === undefined ? [] : [{ ...admin.listen, transport: 'tcp' as const, what: 'the admin endpoint', at: 'admin.listen', pos: admin.pos }]),
+  ];
+}
+
 function compileDemo(r: NodeReader, node: Node | null): DemoServiceConfig[] {
   const out: DemoServiceConfig[] = [];
   if (node === null) return out;
@@ -288,7 +305,7 @@ function compileDemo(r: NodeReader, node: Node | null): DemoServiceConfig[] {
     if (listenText === undefined || kind === undefined) return;
     const hp = parseHostPort(listenText, { allowEmptyHost: false, allowPortZero: true });
     if (typeof hp === 'string') r.error(m.get('listen')!.value, `${what}.listen: ${hp}`);
-    else out.push({ name: name ?? kind, kind, listen: hp });
+    else out.push({ name: name ?? kind, kind, listen: hp, pos: r.pos(m.get('listen')!.value) });
   });
   return out;
 }

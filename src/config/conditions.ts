@@ -6,6 +6,7 @@ import type { Node } from 'yaml';
 import type { NodeReader } from './yaml-reader.js';
 import { POSTGRES_KINDS, PROTOCOLS, type Cidr, type Condition, type NamePattern, type PostgresKind, type Protocol, type TextPattern } from './types.js';
 import { isHostName, parseCidr, parseDuration } from './units.js';
+import { compilePattern } from './rule-pattern.js';
 
 export const WHEN_KEYS = ['protocol', 'tls', 'http', 'xmpp', 'rdp', 'postgres', 'bytes', 'src', 'local_port', 'silent', 'not', 'any', 'all'] as const;
 export const TLS_KEYS = ['sni', 'alpn', 'version', 'ech'] as const;
@@ -184,7 +185,7 @@ function compileHttp(r: NodeReader, node: Node | null, what: string): Condition 
   return and(parts);
 }
 
-/** "example.com" (exact), "*.example.com" (any name ending in .example.com), "~^regex$" (JS RegExp, case-insensitive). */
+/** "example.com" (exact), "*.example.com" (any name ending in .example.com), "~^regex$" (RE2, case-insensitive). */
 export function compileNames(r: NodeReader, node: Node | null, what: string): NamePattern[] {
   const out: NamePattern[] = [];
   const items = r.list(node);
@@ -193,11 +194,8 @@ export function compileNames(r: NodeReader, node: Node | null, what: string): Na
     const s = r.string(n, what);
     if (s === undefined) continue;
     if (s.startsWith('~')) {
-      try {
-        out.push({ kind: 'regex', regex: new RegExp(s.slice(1), 'i') });
-      } catch (e) {
-        r.error(n, `${what}: bad regular expression "${s.slice(1)}": ${(e as Error).message}`);
-      }
+      const regex = compilePattern(r, n, what, s.slice(1), true);
+      if (regex) out.push({ kind: 'regex', regex });
       continue;
     }
     const lower = s.toLowerCase();
@@ -243,11 +241,8 @@ function compileTexts(r: NodeReader, node: Node | null, what: string): TextPatte
       out.push({ kind: 'exact', text: s.toLowerCase() });
       continue;
     }
-    try {
-      out.push({ kind: 'regex', regex: new RegExp(s.slice(1)) });
-    } catch (e) {
-      r.error(n, `${what}: bad regular expression "${s.slice(1)}": ${(e as Error).message}`);
-    }
+    const regex = compilePattern(r, n, what, s.slice(1), false);
+    if (regex) out.push({ kind: 'regex', regex });
   }
   return out;
 }
@@ -275,11 +270,8 @@ function compileBytes(r: NodeReader, node: Node | null, what: string): Condition
     } else {
       const s = r.string(value, sub);
       if (s === undefined) continue;
-      try {
-        parts.push({ kind: 'bytes.regex', regex: new RegExp(s) });
-      } catch (e) {
-        r.error(value, `${sub}: bad regular expression "${s}": ${(e as Error).message}`);
-      }
+      const regex = compilePattern(r, value, sub, s, false);
+      if (regex) parts.push({ kind: 'bytes.regex', regex });
     }
   }
   return and(parts);

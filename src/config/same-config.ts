@@ -3,10 +3,12 @@
  * written (`pos`): a reload keeps a backend's pool — health state, connection counts — only when
  * the backend means exactly what it meant before, wherever it moved in the file.
  */
+import { RulePattern } from './rule-pattern.js';
+
 export function sameConfig(a: unknown, b: unknown): boolean {
   if (a === b) return true;
   if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
-  if (a instanceof RegExp || b instanceof RegExp) return a instanceof RegExp && b instanceof RegExp && a.source === b.source && a.flags === b.flags;
+  if (a instanceof RulePattern || b instanceof RulePattern) return a instanceof RulePattern && b instanceof RulePattern && a.sameAs(b);
   if (a instanceof Uint8Array || b instanceof Uint8Array) return a instanceof Uint8Array && b instanceof Uint8Array && Buffer.compare(a, b) === 0;
   if (a instanceof Map || b instanceof Map) {
     if (!(a instanceof Map && b instanceof Map) || a.size !== b.size) return false;

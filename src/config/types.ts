@@ -2,6 +2,7 @@
  * The compiled, immutable form of a rule file. Everything here has been validated: the rest of
  * portplex never re-checks a value it reads from these types.
  */
+import type { RulePattern } from './rule-pattern.js';
 
 export const PROTOCOLS = ['tls', 'http', 'ssh', 'socks', 'socks4', 'socks5', 'openvpn', 'xmpp', 'rdp', 'postgres', 'mqtt', 'adb', 'http2', 'tinc', 'syslog', 'quic', 'dns', 'wireguard'] as const;
 export type Protocol = (typeof PROTOCOLS)[number];
@@ -12,8 +13,8 @@ export const TRANSPORTS: readonly Transport[] = ['tcp', 'udp'];
 /** Protocols recognised in a UDP flow's first datagram(s); `tls` there means the ClientHello inside a QUIC Initial. */
 export const UDP_PROTOCOLS: readonly Protocol[] = ['quic', 'tls', 'dns', 'wireguard', 'openvpn'];
 
-/** Exact text (case-insensitive) or "~regex", for captures that are not host names (RDP cookie, Postgres user). */
-export type TextPattern = { readonly kind: 'exact'; readonly text: string } | { readonly kind: 'regex'; readonly regex: RegExp };
+/** Exact text (case-insensitive) or "~regex" (RE2, case-sensitive), for captures that are not host names (RDP cookie, Postgres user). */
+export type TextPattern = { readonly kind: 'exact'; readonly text: string } | { readonly kind: 'regex'; readonly regex: RulePattern };
 
 export const POSTGRES_KINDS = ['ssl-request', 'gssenc-request', 'cancel', 'startup'] as const;
 export type PostgresKind = (typeof POSTGRES_KINDS)[number];
@@ -85,7 +86,7 @@ export interface HealthConfig {
   readonly alpn: readonly string[];
   /** Bytes written after the connect (or handshake), and what the answer must contain. */
   readonly send: Uint8Array | undefined;
-  readonly expect: { readonly kind: 'bytes'; readonly bytes: Uint8Array } | { readonly kind: 'regex'; readonly regex: RegExp } | undefined;
+  readonly expect: { readonly kind: 'bytes'; readonly bytes: Uint8Array } | { readonly kind: 'regex'; readonly regex: RulePattern } | undefined;
 }
 
 /** Passive checks: consecutive connect failures take a server out. */
@@ -128,13 +129,15 @@ export interface BackendConfig {
   readonly keepAliveMs: number | undefined;
   readonly noDelay: boolean;
   readonly servers: readonly ServerConfig[];
+  /** Where the backend's name stands in the rule file. */
+  readonly pos: SourcePos;
 }
 
-/** A name pattern for SNI and Host: exact, "*.suffix" (one or more labels), or "~regex". */
+/** A name pattern for SNI and Host: exact, "*.suffix" (one or more labels), or "~regex" (RE2, case-insensitive). */
 export type NamePattern =
   | { readonly kind: 'exact'; readonly name: string }
   | { readonly kind: 'suffix'; readonly suffix: string }
-  | { readonly kind: 'regex'; readonly regex: RegExp };
+  | { readonly kind: 'regex'; readonly regex: RulePattern };
 
 export interface Cidr {
   readonly family: 'ipv4' | 'ipv6';
@@ -153,7 +156,7 @@ export type Condition =
   | { readonly kind: 'http.host'; readonly patterns: readonly NamePattern[] }
   | { readonly kind: 'bytes.length'; readonly min: number; readonly max: number }
   | { readonly kind: 'bytes.prefix'; readonly prefixes: readonly Uint8Array[] }
-  | { readonly kind: 'bytes.regex'; readonly regex: RegExp }
+  | { readonly kind: 'bytes.regex'; readonly regex: RulePattern }
   | { readonly kind: 'xmpp.to'; readonly patterns: readonly NamePattern[] }
   | { readonly kind: 'rdp.cookie'; readonly patterns: readonly TextPattern[] }
   | { readonly kind: 'postgres.kind'; readonly kinds: readonly PostgresKind[] }
@@ -213,6 +216,7 @@ export interface DemoServiceConfig {
   readonly name: string;
   readonly kind: DemoKind;
   readonly listen: HostPort;
+  readonly pos: SourcePos;
 }
 
 /** Limits against floods and slow clients; every refusal is counted and logged once per kind. */
@@ -278,6 +282,9 @@ export interface RulesConfig {
   /** Drop privileges to this user/group once the listeners are bound (when started as root). */
   readonly user: string | undefined;
   readonly group: string | undefined;
+  /** Where `user:` and `group:` stand, for `check`'s messages about them. */
+  readonly userPos?: SourcePos;
+  readonly groupPos?: SourcePos;
   /** The admin endpoint; undefined (off) unless the file has an `admin:` section. */
   readonly admin: AdminConfig | undefined;
 }

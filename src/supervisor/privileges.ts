@@ -7,15 +7,23 @@ import { readFileSync } from 'node:fs';
 
 export type PrivilegePlan = { kind: 'none' } | { kind: 'refuse'; message: string } | { kind: 'ignore'; message: string } | { kind: 'drop'; user: string; group: string | number };
 
-export function planPrivileges(user: string | undefined, group: string | undefined, opts: { allowRoot: boolean; uid: number | undefined }): PrivilegePlan {
+export const ROOT_WITHOUT_USER = 'portplex is running as root with no `user:` in the rules: set `user:` (and `group:`) so it drops privileges after binding, or pass --allow-root if this is intended';
+
+/** `groupOf` finds a user's primary group when `group:` is not set (the passwd file; a parameter for tests and `check`). */
+export function planPrivileges(
+  user: string | undefined,
+  group: string | undefined,
+  opts: { allowRoot: boolean; uid: number | undefined },
+  groupOf: (user: string) => number | undefined = primaryGroupOf,
+): PrivilegePlan {
   const isRoot = opts.uid === 0;
   if (!isRoot) return user === undefined ? { kind: 'none' } : { kind: 'ignore', message: `"user: ${user}" ignored: portplex is not running as root` };
   if (user === undefined) {
     return opts.allowRoot
       ? { kind: 'none' }
-      : { kind: 'refuse', message: 'portplex is running as root with no `user:` in the rules: set `user:` (and `group:`) so it drops privileges after binding, or pass --allow-root if this is intended' };
+      : { kind: 'refuse', message: ROOT_WITHOUT_USER };
   }
-  const gid = group ?? primaryGroupOf(user);
+  const gid = group ?? groupOf(user);
   if (gid === undefined) return { kind: 'refuse', message: `user "${user}" is not in /etc/passwd: set an existing user, or \`group:\` explicitly` };
   return { kind: 'drop', user, group: gid };
 }

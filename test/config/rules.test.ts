@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { compileRulesText, loadRules } from '../../src/config/load.js';
+import { preflight, type HostFacts } from '../../src/supervisor/preflight.js';
 
 const RULES_DIR = fileURLToPath(new URL('../../../rules/', import.meta.url));
 
@@ -17,9 +18,22 @@ describe('shipped rule files', () => {
   const files = yamlFiles(RULES_DIR);
   it('there are rule files to check', () => assert.ok(files.length >= 5, files.join(', ')));
   for (const f of files) {
-    it(`${f.slice(RULES_DIR.length)} loads and compiles`, () => {
+    it(`${f.slice(RULES_DIR.length)} loads and compiles, without warnings`, () => {
       const r = loadRules(f);
       assert.ok(r.ok, r.ok ? '' : r.issues.map((i) => `${i.line}:${i.col} ${i.message}`).join('\n'));
+      assert.deepEqual(r.rules.warnings.map((w) => `${w.line}:${w.col} ${w.message}`), []);
+    });
+    // The examples are written for deploy/portplex.service: an unprivileged user with
+    // CAP_NET_BIND_SERVICE, where check (its ExecStartPre) finds nothing. Started as root, the
+    // ones without `user:` get run's --allow-root warning, and nothing else: accepted.
+    it(`${f.slice(RULES_DIR.length)} passes the machine checks as the systemd unit runs it`, () => {
+      const r = loadRules(f);
+      assert.ok(r.ok);
+      const unit: HostFacts = { uid: 999, primaryGroupOf: () => 999, userExists: () => true, groupExists: () => true, mayBindPort: () => true, isLocalAddress: () => true, hostResolves: () => true };
+      assert.deepEqual(preflight(r.rules, unit), { errors: [], warnings: [] });
+      const root = preflight(r.rules, { ...unit, uid: 0 });
+      assert.deepEqual(root.errors, []);
+      assert.deepEqual(root.warnings.map((w) => /--allow-root/.test(w.message)), r.rules.user === undefined ? [true] : []);
     });
   }
   it('the default rule file listens on 127.0.0.1:8443 and has demo backends for every backend', () => {
