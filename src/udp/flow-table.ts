@@ -7,6 +7,7 @@
  * IDs QUIC servers chose, so a client whose NAT changed its source port reaches its server again.
  */
 import { LRUCache } from 'lru-cache';
+import { RecencyMap } from './recency-map.js';
 import type { UdpConfig } from '../config/types.js';
 
 /** What the table needs of a flow. */
@@ -80,7 +81,7 @@ const MAX_CIDS_PER_CONNECTION = 8;
 const SHORT_HEADER_MIN_AFTER_CID = 1 + 4 + 16;
 
 export class FlowTable<F extends TableFlow> {
-  private flows: LRUCache<string, F>;
+  private flows: RecencyMap<F>;
   private readonly perIp = new Map<string, number>();
   private buckets: LRUCache<string, Bucket>;
   private readonly cidIndex = new Map<string, QuicConnection>();
@@ -89,8 +90,6 @@ export class FlowTable<F extends TableFlow> {
   private sweeper: NodeJS.Timeout | undefined;
   /** Why the next dispose happens, when the table itself removes a flow. */
   private removing: FlowEndReason = 'evicted';
-  /** Set while the flows move to a table of another size: the old one's disposals end nothing. */
-  private moving = false;
   readonly stats: UdpStats = { evicted: 0, expired: 0, migrated: 0, dropped: new Map<UdpDropReason, number>() };
 
   /**
@@ -118,11 +117,7 @@ export class FlowTable<F extends TableFlow> {
     if (cfg.maxFlows !== old.maxFlows) {
       const next = this.newFlows(cfg.maxFlows);
       // Oldest first, so the most recent stay when the table shrank (the new table evicts, and counts, the rest).
-      for (const [k, f] of [...this.flows.entries()].reverse()) next.set(k, f);
-      const gone = this.flows;
-      this.moving = true;
-      gone.clear();
-      this.moving = false;
+      for (const f of this.flows.values()) next.set(f.key, f);
       this.flows = next;
     }
     if (trackedAddresses !== this.trackedAddresses) {
@@ -251,15 +246,11 @@ export class FlowTable<F extends TableFlow> {
     this.removeAll('drain');
   }
 
-  private newFlows(max: number): LRUCache<string, F> {
-    return new LRUCache<string, F>({
-      max,
-      dispose: (flow, _key, why) => {
-        if (this.moving) return;
-        const reason: FlowEndReason = why === 'evict' ? 'evicted' : this.removing;
-        if (reason === 'evicted') this.stats.evicted++;
-        this.forget(flow, reason);
-      },
+  private newFlows(max: number): RecencyMap<F> {
+    return new RecencyMap<F>(max, (flow, _key, why) => {
+      const reason: FlowEndReason = why === 'evict' ? 'evicted' : this.removing;
+      if (reason === 'evicted') this.stats.evicted++;
+      this.forget(flow, reason);
     });
   }
 
@@ -285,8 +276,7 @@ export class FlowTable<F extends TableFlow> {
     const now = Date.now();
     const idle = this.cfg.idleMs;
     const expired: F[] = [];
-    for (const f of this.flows.rvalues()) {
-      if (f === undefined) continue;
+    for (const f of this.flows.values()) {
       if (now - f.lastSeen < idle) break;
       expired.push(f);
     }
