@@ -17,6 +17,7 @@ export const ERROR_CODES = {
   PORTPLEX_ERR_PROXY_HEADER_TOO_LARGE: 'The outgoing PROXY v2 header would exceed 65535 bytes: send fewer TLVs.',
   PORTPLEX_ERR_ROOT: 'Started as root without a user to switch to (or the switch failed): set `user:`/`group:` in the rules (or --user/--group), or pass --allow-root if running as root is intended.',
   PORTPLEX_ERR_DEMO: 'A built-in demo service could not start: free its port or remove it from the `demo:` section.',
+  PORTPLEX_ERR_ADMIN_INTERNAL: 'The admin endpoint hit an unexpected error while answering a request: that request got a 500 (or its connection was closed) and the process kept running. Report it with the log line (stage, err).',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,15 +1,18 @@
 /**
  * The `admin:` section: where the admin endpoint (/metrics, /healthz, /readyz, the status page)
- * listens, and how often the status page reloads itself. Off unless the section is present.
+ * listens, which Host names it answers besides its own address, the file holding its bearer
+ * token, and how often the status page reloads itself. Off unless the section is present.
  */
 import { BlockList, isIP } from 'node:net';
+import { dirname, resolve } from 'node:path';
 import type { Node } from 'yaml';
+import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../protocols/ip-address.js';
 import { DEFAULTS } from './defaults.js';
 import type { NodeReader } from './yaml-reader.js';
 import type { AdminConfig, RulesConfig } from './types.js';
-import { formatHostPort, parseHostPort } from './units.js';
+import { formatHostPort, isHostName, parseHostPort } from './units.js';
 
-export const ADMIN_KEYS = ['listen', 'status_refresh'] as const;
+export const ADMIN_KEYS = ['listen', 'status_refresh', 'allowed_hosts', 'token_file'] as const;
 
 export function compileAdmin(r: NodeReader, node: Node | null): AdminConfig | undefined {
   if (node === null) return undefined;
@@ -23,8 +26,39 @@ export function compileAdmin(r: NodeReader, node: Node | null): AdminConfig | un
   if (text === undefined) return undefined;
   const hp = parseHostPort(text, { allowEmptyHost: true, allowPortZero: true });
   if (typeof hp === 'string') return r.error(listenE.value, `admin.listen: ${hp}`);
-  if (statusRefreshMs === undefined) return undefined;
-  return { listen: hp, statusRefreshMs, pos: r.pos(listenE.value) };
+  const hostsE = m.get('allowed_hosts');
+  const allowedHosts = hostsE ? compileAllowedHosts(r, hostsE.value) : [];
+  const fileE = m.get('token_file');
+  const fileText = fileE ? r.string(fileE.value, 'admin.token_file') : undefined;
+  if (statusRefreshMs === undefined || allowedHosts === undefined || (fileE && fileText === undefined)) return undefined;
+  // A relative path is read from the directory of the rule file that names it, wherever portplex was started.
+  const tokenFile = fileE && fileText !== undefined ? { path: resolve(dirname(r.pos(fileE.value).file), fileText), pos: r.pos(fileE.value) } : undefined;
+  return { listen: hp, statusRefreshMs, allowedHosts, tokenFile, tokenDigest: undefined, pos: r.pos(listenE.value) };
+}
+
+/** Host names (lowercase) and IP addresses (canonical text, IPv6 with or without brackets) for the Host check. */
+function compileAllowedHosts(r: NodeReader, node: Node | null): string[] | undefined {
+  if (!r.isSeq(node)) return r.error(node, 'admin.allowed_hosts must be a list of host names or addresses, e.g. ["portplex-admin.monitoring.svc"]');
+  const out: string[] = [];
+  let ok = true;
+  for (const item of r.list(node)) {
+    const text = r.string(item, 'admin.allowed_hosts[]');
+    if (text === undefined) {
+      ok = false;
+      continue;
+    }
+    const bare = text.startsWith('[') && text.endsWith(']') ? text.slice(1, -1) : text;
+    const v4 = parseIPv4(bare);
+    const v6 = v4 === undefined ? parseIPv6(bare) : undefined;
+    if (v4 !== undefined) out.push(formatIPv4(v4));
+    else if (v6 !== undefined) out.push(formatIPv6(v6));
+    else if (isHostName(text)) out.push(text.toLowerCase());
+    else {
+      r.error(item, `admin.allowed_hosts: "${text}" is neither a host name nor an IP address (no port, no wildcard: list each name)`);
+      ok = false;
+    }
+  }
+  return ok ? out : undefined;
 }
 
 const LOOPBACK = new BlockList();

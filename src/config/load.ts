@@ -5,6 +5,7 @@
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { LineCounter, parseDocument, type Document } from 'yaml';
+import { withAdminToken } from './admin-token.js';
 import { compileRules } from './compile.js';
 import { mergeRuleDocuments, type ParsedRuleFile } from './merge.js';
 import { NodeReader, type ConfigIssue } from './yaml-reader.js';
@@ -57,8 +58,16 @@ export function compileRulesText(text: string, file: string): LoadResult {
   return compileRulesTexts([{ file, text }], file);
 }
 
+export interface CompileOptions {
+  /**
+   * Read admin.token_file (default true). Worker processes pass false: they serve no admin
+   * endpoint, and after dropping privileges they might not be allowed to read it.
+   */
+  readonly readAdminToken?: boolean;
+}
+
 /** Compiles one or more rule files as one rule set; `source` names the set in messages about it as a whole. */
-export function compileRulesTexts(texts: readonly RulesText[], source: string): LoadResult {
+export function compileRulesTexts(texts: readonly RulesText[], source: string, opts: CompileOptions = {}): LoadResult {
   const parsed: ParsedRuleFile[] = [];
   const yamlIssues: ConfigIssue[] = [];
   for (const { file, text } of texts) {
@@ -83,7 +92,9 @@ export function compileRulesTexts(texts: readonly RulesText[], source: string): 
     if (issues.length === 0) rules = compileRules(new NodeReader(source, first.lines, issues, merged.origin), merged.root);
   }
   if (!rules || issues.length > 0) return { ok: false, code: 'PORTPLEX_ERR_RULES_INVALID', issues };
-  return { ok: true, rules: { ...rules, files: texts.map((t) => t.file) } };
+  const token = opts.readAdminToken === false ? { ok: true as const, rules } : withAdminToken(rules);
+  if (!token.ok) return { ok: false, code: 'PORTPLEX_ERR_RULES_INVALID', issues: token.issues };
+  return { ok: true, rules: { ...token.rules, files: texts.map((t) => t.file) } };
 }
 
 export function formatIssues(code: ErrorCode, issues: readonly ConfigIssue[]): string {

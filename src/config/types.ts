@@ -260,6 +260,16 @@ export interface AdminConfig {
   readonly listen: HostPort;
   /** How often the status page reloads itself. */
   readonly statusRefreshMs: number;
+  /** Host names and addresses a request may name besides the admin's own address (lowercase; IPs canonical). */
+  readonly allowedHosts: readonly string[];
+  /** `token_file` (absolute), where the key stands; undefined: no token needed. */
+  readonly tokenFile: { readonly path: string; readonly pos: SourcePos } | undefined;
+  /**
+   * SHA-256 of the token in tokenFile, read when the rules are loaded (config/admin-token.ts). Undefined
+   * when no file is set, or when the rules were compiled without reading it (a worker process,
+   * which serves no admin endpoint): the endpoint then refuses every guarded path.
+   */
+  readonly tokenDigest: Uint8Array | undefined;
   /** Where `listen` stands in the rule file (for the non-loopback warning). */
   readonly pos: SourcePos;
 }

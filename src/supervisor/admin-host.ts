@@ -1,8 +1,10 @@
 /**
  * Keeps the admin endpoint in step with the rules: started when `admin:` is present, moved when
- * its address changes on a reload, closed when it is removed. At start a bind failure is fatal
- * (a platform's probes would fail anyway); on a reload it is logged and the old endpoint stays.
+ * its address changes on a reload, closed when it is removed; a reload that keeps the address
+ * passes on new allowed_hosts and a new token at once. At start a bind failure is fatal (a
+ * platform's probes would fail anyway); on a reload it is logged and the old endpoint stays.
  */
+import { adminAccess } from '../admin/gate.js';
 import { startAdminServer, type AdminSource, type RunningAdmin } from '../admin/server.js';
 import type { AdminConfig } from '../config/types.js';
 import { formatHostPort } from '../config/units.js';
@@ -24,8 +26,11 @@ export class AdminHost {
   /** Starts, moves or stops the endpoint for these settings; rejects when a new address cannot be bound. */
   async apply(admin: AdminConfig | undefined): Promise<void> {
     const wanted = admin === undefined ? undefined : formatHostPort(admin.listen);
-    if (wanted === this.address) return;
-    const next = admin === undefined ? undefined : await startAdminServer(admin.listen, this.source, this.log);
+    if (wanted === this.address) {
+      if (admin !== undefined) this.running?.setAccess(adminAccess(admin));
+      return;
+    }
+    const next = admin === undefined ? undefined : await startAdminServer(admin.listen, this.source, this.log, adminAccess(admin));
     await this.running?.close();
     this.running = next;
     this.address = wanted;

@@ -31,7 +31,8 @@ const send = (m: WorkerMessage): void => {
 
 async function apply(m: Extract<PrimaryMessage, { type: 'portplex:rules' }>): Promise<void> {
   graceMs = m.graceMs;
-  const loaded = compileRulesTexts(m.texts, m.source);
+  // The admin endpoint lives in the primary: the token file is its business, not a worker's.
+  const loaded = compileRulesTexts(m.texts, m.source, { readAdminToken: false });
   if (!loaded.ok) {
     send({ type: 'portplex:applied', seq: m.seq, ok: false, error: formatIssues(loaded.code, loaded.issues) });
     return;

@@ -33,7 +33,7 @@ describe('admin: in the rule file', () => {
 
   it('compiles listen with the default refresh of 5s, and no warning on loopback', () => {
     const rules = compiled(`${BASE}admin:\n  listen: "127.0.0.1:9900"\n`);
-    assert.deepEqual(rules.admin, { listen: { host: '127.0.0.1', port: 9900 }, statusRefreshMs: 5000, pos: { file: 'a.yaml', line: 8, col: 11 } });
+    assert.deepEqual(rules.admin, { listen: { host: '127.0.0.1', port: 9900 }, statusRefreshMs: 5000, allowedHosts: [], tokenFile: undefined, tokenDigest: undefined, pos: { file: 'a.yaml', line: 8, col: 11 } });
     assert.deepEqual(rules.warnings, []);
   });
 
@@ -80,7 +80,7 @@ describe('admin: in the rule file', () => {
 
     const unknown = issues(`${BASE}admin:\n  listen: "127.0.0.1:9900"\n  port: 9900\n`);
     assert.deepEqual(unknown.map((i) => [i.line, i.col]), [[9, 3]]);
-    assert.match(unknown[0]!.message, /admin: unknown key "port" \(allowed: listen, status_refresh\)/);
+    assert.match(unknown[0]!.message, /admin: unknown key "port" \(allowed: listen, status_refresh, allowed_hosts, token_file\)/);
 
     for (const bad of ['500ms', '999', '2h', 'often', '-1s']) {
       const found = issues(`${BASE}admin:\n  listen: "127.0.0.1:9900"\n  status_refresh: ${bad}\n`);

@@ -195,6 +195,7 @@ describe('rules/portplex.schema.json: what both accept and both refuse', () => {
     ['inbound PROXY protocol with trusted peers', withListener('{ bind: ":0", proxy_protocol: { accept: optional, trusted: ["10.0.0.0/8"], timeout: 5s, max_bytes: 4096 } }')],
     ['an admin endpoint with a refresh period', `${BASE}default: web\nadmin: { listen: "127.0.0.1:9900", status_refresh: 10s }\n`],
     ['an admin endpoint on IPv6 loopback, refresh in ms', `${BASE}default: web\nadmin: { listen: "[::1]:9900", status_refresh: 2500 }\n`],
+    ['an admin endpoint with allowed_hosts', `${BASE}default: web\nadmin: { listen: ":9900", allowed_hosts: [portplex-admin.monitoring.svc, "10.0.0.5"] }\n`],
     ['postgres with no sub-keys, nested not', withRoute('{ when: { postgres: null, not: { src: "10.0.0.0/8" } }, to: web }')],
   ];
   for (const [what, text] of valid) {
@@ -241,6 +242,8 @@ describe('rules/portplex.schema.json: what both accept and both refuse', () => {
     ['admin.listen without a port', `${BASE}default: web\nadmin: { listen: "127.0.0.1" }\n`],
     ['admin.status_refresh below 1s', `${BASE}default: web\nadmin: { listen: "127.0.0.1:9900", status_refresh: 500 }\n`],
     ['admin.status_refresh not a duration', `${BASE}default: web\nadmin: { listen: "127.0.0.1:9900", status_refresh: often }\n`],
+    ['admin.allowed_hosts not a list', `${BASE}default: web\nadmin: { listen: ":9900", allowed_hosts: portplex.svc }\n`],
+    ['admin.token_file empty', `${BASE}default: web\nadmin: { listen: ":9900", token_file: "" }\n`],
     ['no listeners', 'backends:\n  web: { servers: ["127.0.0.1:1"] }\ndefault: web\n'],
     ['neither routes nor default', BASE],
   ];

@@ -1,14 +1,16 @@
 /**
  * deploy/kubernetes, checked without a cluster: every manifest parses and names itself, the rules
- * in the ConfigMap compile, and the pieces agree — probes and the admin endpoint, the container
- * port and the listener, the Service and the container port, the NLB's PROXY v2 and the
- * listener's `accept: required`, the CPU limit and --workers, the grace period and the drain.
+ * in the ConfigMap compile, and the pieces agree — probes and the admin endpoint (its port and
+ * the Host they send), the NetworkPolicy and the admin port, the container port and the listener,
+ * the Service and the container port, the NLB's PROXY v2 and the listener's `accept: required`,
+ * the CPU limit and --workers, the grace period and the drain.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { cidrSet } from '../../src/matchers/cidr-set.js';
+import { adminAccess, admit } from '../../src/admin/gate.js';
 import { parseCidr } from '../../src/config/units.js';
 import { execForm, parseDockerfile } from './dockerfile.js';
 import { compileDeployRules, DEPLOY, durationMs, flagValue, listenerPorts, parseYamlDocs, readRepoFile } from './support.js';
@@ -18,7 +20,17 @@ interface Port {
   containerPort: number;
 }
 interface Probe {
-  httpGet: { path: string; port: string | number };
+  httpGet: { path: string; port: string | number; host?: string; httpHeaders?: { name: string; value: string }[] };
+}
+interface PolicyPeer {
+  ipBlock?: unknown;
+  namespaceSelector?: { matchLabels?: Record<string, string> };
+  podSelector?: { matchLabels?: Record<string, string> };
+}
+interface PolicySpec {
+  podSelector: { matchLabels: Record<string, string> };
+  policyTypes: string[];
+  ingress: { from?: PolicyPeer[]; ports?: { port: string | number; protocol?: string }[] }[];
 }
 interface Container {
   image: string;
@@ -44,6 +56,7 @@ interface Manifest {
   data?: Record<string, string>;
   spec?: { template?: { metadata: { labels: Record<string, string> }; spec: PodSpec }; type?: string; externalTrafficPolicy?: string; selector?: Record<string, string>; ports?: { port: number; targetPort: string | number }[] };
 }
+type PolicyManifest = Omit<Manifest, 'spec'> & { spec: PolicySpec };
 
 const DIR = join(DEPLOY, 'kubernetes');
 const files = readdirSync(DIR).filter((f) => /\.ya?ml$/.test(f)).sort();
@@ -73,7 +86,7 @@ function containerPort(port: string | number): number {
 }
 
 test('every manifest parses and has apiVersion, kind and metadata.name; the kustomization lists what exists', () => {
-  assert.deepEqual(files, ['configmap.yaml', 'daemonset.yaml', 'deployment.yaml', 'kustomization.yaml', 'service.yaml']);
+  assert.deepEqual(files, ['configmap.yaml', 'daemonset.yaml', 'deployment.yaml', 'kustomization.yaml', 'networkpolicy.yaml', 'service.yaml']);
   for (const m of manifests) {
     assert.ok(typeof m.apiVersion === 'string' && typeof m.kind === 'string' && typeof m.metadata?.name === 'string', JSON.stringify(m).slice(0, 80));
   }
@@ -101,6 +114,51 @@ test("probes: readiness on /readyz, liveness on /healthz, at the admin endpoint'
   assert.equal(container.readinessProbe.httpGet.path, '/readyz');
   assert.equal(container.livenessProbe.httpGet.path, '/healthz');
   for (const p of [container.readinessProbe, container.livenessProbe]) assert.equal(containerPort(p.httpGet.port), admin[0]!.port);
+});
+
+test('the probes and a Prometheus scraping pod addresses send Host: <pod IP>:<port>, which the admin endpoint accepts; another name is 421', () => {
+  for (const p of [container.readinessProbe, container.livenessProbe]) {
+    // The kubelet then connects to the pod IP and names it in Host (a host: or Host header would need allowed_hosts).
+    assert.equal(p.httpGet.host, undefined);
+    assert.ok(!(p.httpGet.httpHeaders ?? []).some((h) => h.name.toLowerCase() === 'host'));
+  }
+  const config = compiled[0]!.rules.admin;
+  assert.ok(config);
+  assert.equal(config.tokenFile, undefined, 'the probes send no token: the NetworkPolicy guards the port');
+  const access = adminAccess(config);
+  const podIp = '10.0.3.17';
+  const ask = (host: string, path: string): number | string => {
+    const a = admit({ method: 'GET', target: path, httpVersion: '1.1', rawHeaders: ['Host', host], localAddress: podIp }, access);
+    return a.ok ? a.path : a.reply.status;
+  };
+  for (const p of [container.readinessProbe, container.livenessProbe]) assert.equal(ask(`${podIp}:${containerPort(p.httpGet.port)}`, p.httpGet.path), p.httpGet.path);
+  assert.equal(ask(`${podIp}:${config.listen.port}`, '/metrics'), '/metrics');
+  assert.equal(ask(`attacker.example:${config.listen.port}`, '/metrics'), 421);
+});
+
+test('the NetworkPolicy lets anyone reach the public port and only Prometheus the admin port (the kubelet, on the node, always may)', () => {
+  const policy = byKind('NetworkPolicy') as unknown as PolicyManifest;
+  assert.deepEqual(policy.spec.podSelector.matchLabels, workloads[0]!.spec!.template!.metadata.labels);
+  assert.deepEqual(policy.spec.policyTypes, ['Ingress']);
+  const adminPort = admin[0]!.port;
+  const portOf = (p: string | number): number => containerPort(p);
+  for (const rule of policy.spec.ingress) {
+    // A rule without ports opens every port, the admin one included.
+    assert.ok(rule.ports !== undefined && rule.ports.length > 0, 'every rule names its ports');
+    for (const p of rule.ports) assert.equal(p.protocol ?? 'TCP', 'TCP');
+  }
+  const publicRules = policy.spec.ingress.filter((r) => r.ports!.some((p) => portOf(p.port) === listenerPorts(compiled[0]!.rules)[0]));
+  assert.ok(publicRules.some((r) => r.from === undefined), 'the public port is open to all (the NLB, the internet)');
+  const adminRules = policy.spec.ingress.filter((r) => r.ports!.some((p) => portOf(p.port) === adminPort));
+  assert.equal(adminRules.length, 1, 'one rule opens the admin port');
+  const from = adminRules[0]!.from ?? [];
+  assert.ok(from.length > 0, 'the admin port is not open to all');
+  for (const peer of from) {
+    assert.equal(peer.ipBlock, undefined, 'no address range: pods are picked by label');
+    assert.ok(Object.keys(peer.podSelector?.matchLabels ?? {}).length > 0, 'a pod selector naming Prometheus');
+    assert.ok(Object.keys(peer.namespaceSelector?.matchLabels ?? {}).length > 0, "and Prometheus' namespace");
+  }
+  assert.deepEqual(adminRules[0]!.ports!.map((p) => portOf(p.port)), [adminPort], 'the rule for Prometheus opens nothing else');
 });
 
 test('the container port is the listener port, and the Service sends 443 to it', () => {

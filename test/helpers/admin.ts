@@ -1,8 +1,10 @@
 /**
  * Shared pieces for the admin endpoint tests: a compiled rule file, backend snapshots with chosen
- * servers down, connection records, and an AdminSource over a real PortplexMetrics.
+ * servers down, connection records, an AdminSource over a real PortplexMetrics, and raw
+ * exchanges with a running endpoint (bytes in, everything it answered until it closed).
  */
 import assert from 'node:assert/strict';
+import { connect } from 'node:net';
 import type { Registry } from 'prom-client';
 import type { BackendSnapshot } from '../../src/backends/pool.js';
 import { compileRulesText } from '../../src/config/load.js';
@@ -10,6 +12,7 @@ import type { RulesConfig } from '../../src/config/types.js';
 import type { ConnectionRecord } from '../../src/observe/connection-record.js';
 import { PortplexMetrics } from '../../src/observe/metrics.js';
 import type { AdminSource, AdminState } from '../../src/admin/state.js';
+import { withTimeout } from './interop.js';
 
 export const ADMIN_RULES = `listeners:
   - name: main
@@ -107,4 +110,29 @@ export function standardScene(rules: RulesConfig): PortplexMetrics {
     udp: () => ({ evicted: 2, expired: 5, migrated: 1, dropped: new Map([['no-route', 3], ['per-ip-rate', 7]]) }),
   });
   return m;
+}
+
+/**
+ * Writes raw bytes to the admin endpoint (then half-closes) and returns everything it sent back
+ * until it closed, as latin1; a reset counts as a close (what came before it is kept).
+ */
+export function rawExchange(port: number, request: Uint8Array | string, timeoutMs = 10_000): Promise<string> {
+  return withTimeout(
+    new Promise<string>((resolve) => {
+      const c = connect({ host: '127.0.0.1', port });
+      const chunks: Buffer[] = [];
+      c.on('data', (d: Buffer) => chunks.push(d));
+      c.on('error', () => c.destroy());
+      c.on('close', () => resolve(Buffer.concat(chunks).toString('latin1')));
+      c.end(typeof request === 'string' ? Buffer.from(request, 'latin1') : request);
+    }),
+    timeoutMs,
+    'the admin endpoint to answer and close',
+  );
+}
+
+/** The status code of the first status line of an answer (after any 100 Continue), or undefined for none. */
+export function firstStatus(answer: string): number | undefined {
+  const lines = [...answer.matchAll(/^HTTP\/1\.1 (\d{3}) /gm)].map((m) => Number(m[1]));
+  return lines.find((s) => s >= 200) ?? lines[0];
 }

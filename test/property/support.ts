@@ -58,6 +58,11 @@ export function check<Ts extends [unknown, ...unknown[]]>(property: fc.IProperty
   fc.assert(property, { seed: seed + SEED_OFFSET, numRuns: runs(numRuns) });
 }
 
+/** `check` for asynchronous properties (one real socket exchange per run, say). */
+export async function checkAsync<Ts extends [unknown, ...unknown[]]>(property: fc.IAsyncPropertyWithHooks<Ts>, seed: number, numRuns: number): Promise<void> {
+  await fc.assert(property, { seed: seed + SEED_OFFSET, numRuns: runs(numRuns) });
+}
+
 export const latin1 = (s: string): Buffer => Buffer.from(s, 'latin1');
 
 export function hexOf(b: Uint8Array): string {
