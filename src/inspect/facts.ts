@@ -2,13 +2,20 @@
  * A per-connection memo of parsed facts: each first message is decoded once and shared by every
  * condition that needs it (the ClientHello by the protocol, SNI, ALPN and version matchers).
  * Parsers are prefix-stable (an `ok` or `invalid` answer never changes when more bytes arrive),
- * so only an `incomplete` answer is recomputed, and only once the buffer has grown past what the
- * parser said it needs.
+ * so only an `incomplete` answer is recomputed.
+ *
+ * Inspection work is linear in the bytes received, however they are split into segments: an
+ * incomplete answer that carries a `resume` state (result.ts Suspended) is carried on from there
+ * on every growth (the parser reads the new bytes only, and the answer is the one a parse from
+ * byte 0 gives); one that says what it `needed` (a message whose length field has arrived) is
+ * recomputed once that many bytes are in. Either way the answer is recomputed over every byte once
+ * nothing more will come (`final`), so the answer at the cap, the deadline or EOF never depends on
+ * how the bytes arrived.
  */
 import { tlsSignature, type ClientHello } from '../protocols/tls-client-hello.js';
 import type { HttpRequestHead } from '../protocols/http-request.js';
 import type { SshBanner } from '../protocols/ssh-banner.js';
-import type { ParseResult } from '../protocols/result.js';
+import { resumeOf, type ParseResult } from '../protocols/result.js';
 import { DATAGRAM_PARSERS, PARSERS, type ParserKey } from './protocol-table.js';
 
 interface Slot {
@@ -24,6 +31,19 @@ export class Facts {
   /** How much input the parsers have seen: stream bytes, or datagram bytes summed. */
   private size = 0;
   private readonly slots = new Map<ParserKey, Slot>();
+  /** No more bytes will be waited for: every answer is computed over all of them. */
+  private final = false;
+  private text: string | undefined;
+  private textLength = -1;
+  /** Conditions' own per-connection state (created on first use: most connections need none). */
+  private memos: Map<object, unknown> | undefined;
+  /**
+   * Set during an evaluation by a condition that put off work until more bytes come (bytes.regex):
+   * the inspector then asks again, with `catchingUp`, once the client pauses (src/listener/connection.ts).
+   */
+  deferred = false;
+  /** Set by the inspector for an evaluation that only catches up on deferred work (no new bytes). */
+  catchingUp = false;
 
   constructor(private readonly maxBytes: number) {}
 
@@ -32,13 +52,22 @@ export class Facts {
     this.bytes = EMPTY;
     this.datagrams = undefined;
     this.size = 0;
+    this.final = false;
+    this.text = undefined;
+    this.textLength = -1;
     this.slots.clear();
+    this.memos = undefined;
   }
 
-  /** Called by the inspector each time the accumulated bytes grow. */
-  update(bytes: Uint8Array): void {
+  /**
+   * Called by the inspector before each evaluation: the bytes so far (each call's bytes start with
+   * the previous call's: the stream only grows), and whether nothing more will come.
+   */
+  update(bytes: Uint8Array, final = false): void {
     this.bytes = bytes;
     this.size = bytes.length;
+    this.final = final;
+    this.deferred = false;
   }
 
   /**
@@ -58,7 +87,7 @@ export class Facts {
     const key = datagrams !== undefined && asked === 'quic' ? 'tls' : asked;
     const slot = this.slots.get(key);
     const n = this.size;
-    if (slot !== undefined && !stale(slot, n)) return slot.result;
+    if (slot !== undefined && !stale(slot, n, this.final)) return slot.result;
     let result: ParseResult<unknown>;
     if (datagrams !== undefined) {
       const parse = DATAGRAM_PARSERS[key];
@@ -66,7 +95,7 @@ export class Facts {
     } else {
       const parse = PARSERS[key];
       // A cheap look at the first bytes settles most non-TLS connections without a full parse.
-      result = parse === undefined ? NOT_ON_TCP : key === 'tls' && tlsSignature(this.bytes) === 'no' ? NOT_TLS : parse(this.bytes, this.maxBytes);
+      result = parse === undefined ? NOT_ON_TCP : key === 'tls' && tlsSignature(this.bytes) === 'no' ? NOT_TLS : parse(this.bytes, this.maxBytes, resumeOf(slot?.result));
     }
     if (slot === undefined) this.slots.set(key, { result, at: n });
     else {
@@ -86,6 +115,28 @@ export class Facts {
 
   ssh(): ParseResult<SshBanner> {
     return this.get('ssh') as ParseResult<SshBanner>;
+  }
+
+  /**
+   * The bytes so far read as latin1 (one character per byte), decoded at most once per length and
+   * shared by every condition that reads text.
+   */
+  latin1(): string {
+    const b = this.bytes;
+    if (this.textLength !== b.length) {
+      this.text = Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
+      this.textLength = b.length;
+    }
+    return this.text!;
+  }
+
+  /** What a condition remembered on this connection under `key` (an object it owns), if anything. */
+  recall<T>(key: object): T | undefined {
+    return this.memos?.get(key) as T | undefined;
+  }
+
+  remember(key: object, value: unknown): void {
+    (this.memos ??= new Map()).set(key, value);
   }
 
   /** A parser's value when it was already computed and complete (for logs), without parsing anew. */
@@ -108,9 +159,12 @@ const NOT_TLS: ParseResult<never> = Object.freeze({ kind: 'invalid', reason: 'no
 const NOT_ON_TCP: ParseResult<never> = Object.freeze({ kind: 'invalid', reason: 'a protocol portplex recognises only over UDP' });
 const NOT_ON_UDP: ParseResult<never> = Object.freeze({ kind: 'invalid', reason: 'a protocol portplex recognises only over TCP' });
 
-function stale(slot: Slot, length: number): boolean {
+function stale(slot: Slot, length: number, final: boolean): boolean {
   const r = slot.result;
   if (r.kind !== 'incomplete') return false;
   if (length === slot.at) return false;
-  return r.needed === undefined || length >= r.needed;
+  // Resuming reads only the new bytes: carry on at every growth, so the answer is exact at every length.
+  if ('resume' in r) return true;
+  // Otherwise wait for what the parser said it needs — but not once nothing more will come.
+  return r.needed === undefined || length >= r.needed || final;
 }

@@ -6,7 +6,7 @@
 import type { Protocol } from '../config/types.js';
 import { parseAdbConnect } from '../protocols/adb.js';
 import { parseHttp2Preface } from '../protocols/http2-preface.js';
-import { parseHttpRequest } from '../protocols/http-request.js';
+import { resumeHttpRequest, type HttpResume } from '../protocols/http-request.js';
 import { parseMqttConnect } from '../protocols/mqtt.js';
 import { parseOpenVpnTcp, parseOpenVpnUdp } from '../protocols/openvpn.js';
 import { parseDnsQuery } from '../protocols/dns.js';
@@ -16,36 +16,41 @@ import type { ClientHello } from '../protocols/tls-client-hello.js';
 import { parseWireGuardInitiation } from '../protocols/wireguard.js';
 import { parsePostgresStartup } from '../protocols/postgres.js';
 import { parseRdpConnectionRequest } from '../protocols/rdp.js';
-import { parseSocks } from '../protocols/socks.js';
-import { parseSshBanner } from '../protocols/ssh-banner.js';
-import { parseSyslog } from '../protocols/syslog.js';
-import { parseTinc } from '../protocols/tinc.js';
-import { parseClientHello } from '../protocols/tls-client-hello.js';
-import { parseXmppStreamHeader } from '../protocols/xmpp.js';
+import { resumeSocks, type SocksResume } from '../protocols/socks.js';
+import { resumeSshBanner, type SshResume } from '../protocols/ssh-banner.js';
+import { resumeSyslog, type SyslogResume } from '../protocols/syslog.js';
+import { resumeTinc, type TincResume } from '../protocols/tinc.js';
+import { resumeClientHello, type TlsResume } from '../protocols/tls-client-hello.js';
+import { resumeXmppStreamHeader, type XmppResume } from '../protocols/xmpp.js';
 
 /** A parser kind: several `protocol:` values may share one (socks4 and socks5 both read SOCKS). */
 export type ParserKey = 'tls' | 'http' | 'ssh' | 'socks' | 'openvpn' | 'xmpp' | 'rdp' | 'postgres' | 'mqtt' | 'adb' | 'http2' | 'tinc' | 'syslog' | 'quic' | 'dns' | 'wireguard';
 
-/** What a TCP parser reads: every byte of the stream so far. */
-export type StreamParser = (bytes: Uint8Array, maxBytes: number) => ParseResult<unknown>;
+/**
+ * What a TCP parser reads: every byte of the stream so far. `from` is the `resume` state of this
+ * parser's last answer, when that was a Suspended one (result.ts) over a prefix of `bytes`: the
+ * parser then reads only the bytes after it. Parsers whose incomplete answers carry `needed`
+ * instead (the message says its length) are asked again once that many bytes are in.
+ */
+export type StreamParser = (bytes: Uint8Array, maxBytes: number, from?: unknown) => ParseResult<unknown>;
 /** What a UDP parser reads: the datagrams of the flow so far, in arrival order (never empty). */
 export type DatagramParser = (datagrams: readonly Uint8Array[], maxBytes: number) => ParseResult<unknown>;
 
 /** TCP: the first bytes of the stream. */
 export const PARSERS: { readonly [K in ParserKey]?: StreamParser } = {
-  tls: (b, max) => parseClientHello(b, max),
-  http: (b, max) => parseHttpRequest(b, max),
-  ssh: (b) => parseSshBanner(b),
-  socks: (b) => parseSocks(b),
+  tls: (b, max, from) => resumeClientHello(b, max, from as TlsResume | undefined),
+  http: (b, max, from) => resumeHttpRequest(b, max, from as HttpResume | undefined),
+  ssh: (b, _max, from) => resumeSshBanner(b, from as SshResume | undefined),
+  socks: (b, _max, from) => resumeSocks(b, from as SocksResume | undefined),
   openvpn: (b) => parseOpenVpnTcp(b),
-  xmpp: (b) => parseXmppStreamHeader(b),
+  xmpp: (b, _max, from) => resumeXmppStreamHeader(b, from as XmppResume | undefined),
   rdp: (b) => parseRdpConnectionRequest(b),
   postgres: (b) => parsePostgresStartup(b),
   mqtt: (b, max) => parseMqttConnect(b, max),
   adb: (b) => parseAdbConnect(b),
   http2: (b) => parseHttp2Preface(b),
-  tinc: (b) => parseTinc(b),
-  syslog: (b, max) => parseSyslog(b, max),
+  tinc: (b, _max, from) => resumeTinc(b, from as TincResume | undefined),
+  syslog: (b, max, from) => resumeSyslog(b, max, from as SyslogResume | undefined),
 };
 
 /**

@@ -56,6 +56,8 @@ export class Connection implements MatchContext {
   private deadlinePassed = false;
   private deadlineTimer: NodeJS.Timeout | undefined;
   private silenceTimer: NodeJS.Timeout | undefined;
+  private catchUpTimer: NodeJS.Timeout | undefined;
+  private catchUps = 0;
   private abortDial: (() => void) | undefined;
   private decideMs: number | undefined;
   private connectMs: number | undefined;
@@ -222,11 +224,14 @@ export class Connection implements MatchContext {
 
   private evaluate(): void {
     const n = this.peek.length;
-    this.facts.update(this.peek.bytes);
     this.elapsedMs = performance.now() - this.inspectStarted;
     this.final = this.eof || this.deadlinePassed || n >= this.rt.inspect.maxBytes || (n === 0 && this.elapsedMs >= this.rt.table.firstSilentMs);
+    this.facts.update(this.peek.bytes, this.final);
     const d = this.rt.table.decide(this);
-    if (d.kind !== 'route') return;
+    if (d.kind !== 'route') {
+      this.catchUpLater(this.facts.deferred);
+      return;
+    }
     if (this.rt.log.isLevelEnabled('debug')) {
       // The compact form of `portplex explain`: each route's verdict, and when it was decided.
       const trace: TraceStep[] = [];
@@ -235,6 +240,30 @@ export class Connection implements MatchContext {
     }
     this.route(d);
   }
+
+  /**
+   * A condition put off a pass over the bytes until more of them come (src/matchers/over-text.ts):
+   * ask it again once the client has paused, 10 ms * 2^k after its last byte for the k-th time (a
+   * client that keeps pausing cannot make it re-run more than log2(timeout / 10 ms) times).
+   */
+  private catchUpLater(wanted: boolean): void {
+    if (!wanted) {
+      clearTimeout(this.catchUpTimer);
+      this.catchUpTimer = undefined;
+    } else if (this.catchUpTimer !== undefined) {
+      this.catchUpTimer.refresh();
+    } else {
+      this.catchUpTimer = setTimeout(this.onCatchUp, CATCH_UP_MS * 2 ** Math.min(this.catchUps, 20));
+    }
+  }
+
+  private readonly onCatchUp = (): void => {
+    this.catchUpTimer = undefined;
+    this.catchUps++;
+    this.facts.catchingUp = true;
+    this.step();
+    this.facts.catchingUp = false;
+  };
 
   private refuse(code: ErrorCode, reason: string): void {
     let detail = `${code}: ${reason}`;
@@ -255,7 +284,8 @@ export class Connection implements MatchContext {
     }
     clearTimeout(this.deadlineTimer);
     clearTimeout(this.silenceTimer);
-    this.deadlineTimer = this.silenceTimer = undefined;
+    clearTimeout(this.catchUpTimer);
+    this.deadlineTimer = this.silenceTimer = this.catchUpTimer = undefined;
     s.removeListener('data', this.onData);
     s.removeListener('end', this.onEnd);
     s.pause();
@@ -549,6 +579,8 @@ export class Connection implements MatchContext {
 }
 
 const EMPTY = Buffer.alloc(0);
+/** The first catch-up after a client pauses (see catchUpLater). */
+const CATCH_UP_MS = 10;
 
 type ClientSummary = Readonly<Record<string, unknown>>;
 const tunnelReason = (status: number): string => (status >= 500 ? 'tunnel-failed' : 'tunnel-denied');

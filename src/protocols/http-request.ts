@@ -41,7 +41,7 @@
  * - The whole head (through the empty line) must fit in `maxBytes`, else 'head exceeds cap'.
  */
 import { isIPv6 } from 'node:net';
-import { incomplete, invalid, ok, type ParseResult } from './result.js';
+import { invalid, ok, settled, suspend, type ParseResult } from './result.js';
 
 export interface HttpRequestHead {
   readonly method: string; // as sent (token chars per RFC 9110 §5.6.2), e.g. 'GET', 'CONNECT'
@@ -168,10 +168,57 @@ function parseAuthority(bytes: Uint8Array, start: number, end: number, requirePo
  * pipelined request) are not looked at.
  */
 export function parseHttpRequest(bytes: Uint8Array, maxBytes: number = DEFAULT_CAP): ParseResult<HttpRequestHead> {
+  return settled(resumeHttpRequest(bytes, maxBytes));
+}
+
+/** Where a head parse stopped for want of bytes: the part being read, and what the bytes before it said. */
+export interface HttpResume {
+  readonly stage: Stage;
+  /** The next byte to judge (in VERSION: the first byte of the version, which is re-read whole). */
+  readonly i: number;
+  readonly methodEnd: number;
+  readonly targetStart: number;
+  readonly targetEnd: number;
+  readonly hostSeen: boolean;
+  readonly hostAuth: Authority | undefined;
+  /** The field line being read (NAME, VALUE): where its name starts, whether it is Host, where its value starts. */
+  readonly nameStart: number;
+  readonly isHost: boolean;
+  readonly valueStart: number;
+}
+
+const METHOD = 0;
+const TARGET = 1;
+const VERSION = 2;
+const LINE = 3; // at the start of a field line or of the empty line
+const NAME = 4;
+const VALUE = 5;
+type Stage = typeof METHOD | typeof TARGET | typeof VERSION | typeof LINE | typeof NAME | typeof VALUE;
+
+/**
+ * parseHttpRequest, resumable (result.ts Suspended): with `from`, the state of an incomplete answer
+ * over a prefix of `bytes` (same `maxBytes`), it reads only the bytes after that prefix. Every byte
+ * is still judged once, as it arrives, so the answer at every length is the one parsing from byte 0
+ * gives (a forbidden byte is refused on the segment that brings it).
+ */
+export function resumeHttpRequest(bytes: Uint8Array, maxBytes: number = DEFAULT_CAP, from?: HttpResume): ParseResult<HttpRequestHead> {
   const cap = Number.isFinite(maxBytes) && maxBytes >= 1 ? Math.floor(maxBytes) : DEFAULT_CAP;
   const limit = Math.min(bytes.length, cap);
+  let stage: Stage = from?.stage ?? METHOD;
+  let i = from?.i ?? 0;
+  let methodEnd = from?.methodEnd ?? 0;
+  let targetStart = from?.targetStart ?? 0;
+  let targetEnd = from?.targetEnd ?? 0;
+  let hostSeen = from?.hostSeen ?? false;
+  let hostAuth = from?.hostAuth;
+  let nameStart = from?.nameStart ?? 0;
+  let isHost = from?.isHost ?? false;
+  let valueStart = from?.valueStart ?? 0;
   // Ran out of bytes within the scan limit: either we wait for more or the cap is reached.
-  const more = (): ParseResult<HttpRequestHead> => (bytes.length >= cap ? invalid('head exceeds cap') : incomplete());
+  const more = (): ParseResult<HttpRequestHead> =>
+    bytes.length >= cap
+      ? invalid('head exceeds cap')
+      : suspend<HttpResume>({ stage, i, methodEnd, targetStart, targetEnd, hostSeen, hostAuth, nameStart, isHost, valueStart });
 
   /** Position after the line terminator starting at `at` (CRLF or bare LF), -1 to wait, -2 for a bare CR. */
   const lineEnd = (at: number): number => {
@@ -182,88 +229,101 @@ export function parseHttpRequest(bytes: Uint8Array, maxBytes: number = DEFAULT_C
   };
 
   // --- method SP (RFC 9112 §3.1, RFC 9110 §9.1) ---
-  let i = 0;
-  for (;;) {
-    if (i >= limit) return more();
-    const b = bytes[i]!;
-    if (b === SP) break;
-    if (!TCHAR[b]) return invalid(i === 0 ? 'not an HTTP request' : 'invalid method');
-    i++;
-    if (i > MAX_METHOD) return invalid('method too long');
-  }
-  if (i === 0) return invalid('not an HTTP request');
-  const methodEnd = i;
-  i++;
-
-  // --- request-target SP (RFC 9112 §3.2) ---
-  const targetStart = i;
-  for (;;) {
-    if (i >= limit) return more();
-    const b = bytes[i]!;
-    if (b === SP) break;
-    if (b < 0x21 || b === 0x7f) return invalid('invalid request-target');
-    i++;
-  }
-  if (i === targetStart) return invalid('empty request-target');
-  const targetEnd = i;
-  i++;
-
-  // --- HTTP-version (RFC 9112 §2.3): exactly "HTTP/1.0" or "HTTP/1.1" ---
-  for (let k = 0; k < VERSION_PREFIX.length; k++, i++) {
-    if (i >= limit) return more();
-    if (bytes[i] !== VERSION_PREFIX[k]) return invalid('unsupported HTTP version');
-  }
-  if (i >= limit) return more();
-  const minor = bytes[i]!;
-  if (minor !== 0x30 && minor !== 0x31) return invalid('unsupported HTTP version');
-  i++;
-  if (i >= limit) return more();
-  if (bytes[i] !== CR && bytes[i] !== LF) return invalid('malformed request line');
-  {
-    const e = lineEnd(i);
-    if (e === -1) return more();
-    if (e === -2) return invalid('bare CR');
-    i = e;
-  }
-
-  const isConnect = equalsAscii(bytes, 0, methodEnd, CONNECT);
-  let hostSeen = false;
-  let hostAuth: Authority | undefined;
-
-  // --- field lines until the empty line (RFC 9112 §5, §2.1) ---
-  for (;;) {
-    if (i >= limit) return more();
-    const first = bytes[i]!;
-    if (first === CR || first === LF) {
-      const e = lineEnd(i);
-      if (e === -1) return more();
-      if (e === -2) return invalid('bare CR');
-      i = e;
-      break;
-    }
-    if (first === SP || first === HTAB) return invalid('obs-fold or whitespace-preceded line');
-
-    const nameStart = i;
+  if (stage === METHOD) {
     for (;;) {
       if (i >= limit) return more();
       const b = bytes[i]!;
-      if (b === COLON) break;
-      if (TCHAR[b]) {
-        i++;
-        continue;
-      }
-      if (b === SP || b === HTAB) return invalid('whitespace between header name and colon');
-      return invalid('invalid header name');
+      if (b === SP) break;
+      if (!TCHAR[b]) return invalid(i === 0 ? 'not an HTTP request' : 'invalid method');
+      i++;
+      if (i > MAX_METHOD) return invalid('method too long');
     }
-    if (i === nameStart) return invalid('empty header name');
-    const isHost = isHostName(bytes, nameStart, i);
-    if (isHost) {
-      if (hostSeen) return invalid('multiple Host headers');
-      hostSeen = true;
-    }
-    i++; // past ':'
+    if (i === 0) return invalid('not an HTTP request');
+    methodEnd = i;
+    i++;
+    targetStart = i;
+    stage = TARGET;
+  }
 
-    const valueStart = i;
+  // --- request-target SP (RFC 9112 §3.2) ---
+  if (stage === TARGET) {
+    for (;;) {
+      if (i >= limit) return more();
+      const b = bytes[i]!;
+      if (b === SP) break;
+      if (b < 0x21 || b === 0x7f) return invalid('invalid request-target');
+      i++;
+    }
+    if (i === targetStart) return invalid('empty request-target');
+    targetEnd = i;
+    i++;
+    stage = VERSION;
+  }
+
+  // --- HTTP-version (RFC 9112 §2.3): exactly "HTTP/1.0" or "HTTP/1.1" ---
+  // At most 10 bytes: on resume they are read again from the start (i stays there until they are in).
+  if (stage === VERSION) {
+    let v = i;
+    for (let k = 0; k < VERSION_PREFIX.length; k++, v++) {
+      if (v >= limit) return more();
+      if (bytes[v] !== VERSION_PREFIX[k]) return invalid('unsupported HTTP version');
+    }
+    if (v >= limit) return more();
+    const minor = bytes[v]!;
+    if (minor !== 0x30 && minor !== 0x31) return invalid('unsupported HTTP version');
+    v++;
+    if (v >= limit) return more();
+    if (bytes[v] !== CR && bytes[v] !== LF) return invalid('malformed request line');
+    const e = lineEnd(v);
+    if (e === -1) return more();
+    if (e === -2) return invalid('bare CR');
+    i = e;
+    stage = LINE;
+  }
+  const minor = bytes[targetEnd + 1 + VERSION_PREFIX.length]!;
+
+  const isConnect = equalsAscii(bytes, 0, methodEnd, CONNECT);
+
+  // --- field lines until the empty line (RFC 9112 §5, §2.1) ---
+  for (;;) {
+    if (stage === LINE) {
+      if (i >= limit) return more();
+      const first = bytes[i]!;
+      if (first === CR || first === LF) {
+        const e = lineEnd(i);
+        if (e === -1) return more();
+        if (e === -2) return invalid('bare CR');
+        i = e;
+        break;
+      }
+      if (first === SP || first === HTAB) return invalid('obs-fold or whitespace-preceded line');
+      nameStart = i;
+      stage = NAME;
+    }
+
+    if (stage === NAME) {
+      for (;;) {
+        if (i >= limit) return more();
+        const b = bytes[i]!;
+        if (b === COLON) break;
+        if (TCHAR[b]) {
+          i++;
+          continue;
+        }
+        if (b === SP || b === HTAB) return invalid('whitespace between header name and colon');
+        return invalid('invalid header name');
+      }
+      if (i === nameStart) return invalid('empty header name');
+      isHost = isHostName(bytes, nameStart, i);
+      if (isHost) {
+        if (hostSeen) return invalid('multiple Host headers');
+        hostSeen = true;
+      }
+      i++; // past ':'
+      valueStart = i;
+      stage = VALUE;
+    }
+
     let valueEnd: number;
     for (;;) {
       if (i >= limit) return more();
@@ -282,6 +342,7 @@ export function parseHttpRequest(bytes: Uint8Array, maxBytes: number = DEFAULT_C
       }
       return invalid('invalid character in header value');
     }
+    stage = LINE;
 
     if (isHost) {
       // Strip OWS (RFC 9110 §5.5: leading and trailing whitespace is not part of the value).

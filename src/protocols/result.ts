@@ -31,6 +31,34 @@ export function incomplete<T = never>(needed?: number): ParseResult<T> {
   return needed === undefined ? INCOMPLETE : { kind: 'incomplete', needed };
 }
 
+/**
+ * An incomplete answer that also says where to carry on: `resume` is the parser's state after every
+ * byte it has judged. A resumable parser handed that state back with a longer input that starts
+ * with the same bytes (and the same options) reads only what it has not read yet, and answers
+ * exactly what it would have answered parsing from byte 0 — so re-asking it on every segment costs
+ * the new bytes, not the whole buffer (src/inspect/facts.ts). The state is an immutable value the
+ * caller does not look into. Public parse functions return `settled(...)` answers (no state).
+ */
+export interface Suspended<S> {
+  readonly kind: 'incomplete';
+  readonly needed?: number;
+  readonly resume: S;
+}
+
+export function suspend<S>(resume: S, needed?: number): Suspended<S> {
+  return needed === undefined ? { kind: 'incomplete', resume } : { kind: 'incomplete', needed, resume };
+}
+
+/** A resumable parser's answer without its state: what its public parse function returns. */
+export function settled<T>(r: ParseResult<T>): ParseResult<T> {
+  return r.kind === 'incomplete' && 'resume' in r ? incomplete(r.needed) : r;
+}
+
+/** The state to carry on from, when the answer has one. */
+export function resumeOf(r: ParseResult<unknown> | undefined): unknown {
+  return r !== undefined && r.kind === 'incomplete' && 'resume' in r ? (r as Suspended<unknown>).resume : undefined;
+}
+
 export function invalid<T = never>(reason: string): Extract<ParseResult<T>, { readonly kind: 'invalid' }> {
   return { kind: 'invalid', reason };
 }

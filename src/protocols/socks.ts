@@ -42,7 +42,7 @@
  * - The ok length is the request (through its last NUL) or the greeting (2 + NMETHODS); whatever
  *   follows (a client that does not wait for the reply) is not looked at.
  */
-import { incomplete, invalid, ok, type ParseResult } from './result.js';
+import { incomplete, invalid, ok, settled, suspend, type ParseResult } from './result.js';
 
 export interface SocksRequest {
   readonly version: 4 | 5;
@@ -71,10 +71,25 @@ function latin1(bytes: Uint8Array, start: number, end: number): string {
 }
 
 export function parseSocks(bytes: Uint8Array): ParseResult<SocksRequest> {
+  return settled(resumeSocks(bytes));
+}
+
+/** A SOCKS4 request read up to `i`, in its USERID (userEnd -1) or after it, in its SOCKS4a host name. */
+export interface SocksResume {
+  readonly i: number;
+  readonly userEnd: number;
+}
+
+/**
+ * parseSocks, resumable (result.ts Suspended): the NUL-terminated fields of a SOCKS4 request are
+ * read once, the 8-byte header again on each resume. `from` is the state of an incomplete answer
+ * over a prefix of `bytes`. (A SOCKS5 greeting says its length: `needed`.)
+ */
+export function resumeSocks(bytes: Uint8Array, from?: SocksResume): ParseResult<SocksRequest> {
   if (bytes.length === 0) return incomplete();
   const vn = bytes[0]!;
   if (vn === 5) return parseSocks5(bytes);
-  if (vn === 4) return parseSocks4(bytes);
+  if (vn === 4) return parseSocks4(bytes, from);
   return invalid('not a SOCKS request');
 }
 
@@ -93,7 +108,7 @@ function parseSocks5(bytes: Uint8Array): ParseResult<SocksRequest> {
 }
 
 /** SOCKS4 section 1/2 and the SOCKS4a extension. */
-function parseSocks4(bytes: Uint8Array): ParseResult<SocksRequest> {
+function parseSocks4(bytes: Uint8Array, from: SocksResume | undefined): ParseResult<SocksRequest> {
   if (bytes.length >= 2) {
     const cd = bytes[1]!;
     if (cd !== 1 && cd !== 2) return invalid('SOCKS4 command is neither CONNECT (1) nor BIND (2)');
@@ -106,13 +121,18 @@ function parseSocks4(bytes: Uint8Array): ParseResult<SocksRequest> {
 
   // USERID NUL
   const userStart = SOCKS4_HEADER;
-  let i = userStart;
-  for (;;) {
-    if (i - userStart > SOCKS4_MAX_FIELD) return invalid('SOCKS4 userid exceeds 255 bytes');
-    if (i >= bytes.length) return incomplete();
-    if (bytes[i] === NUL) break;
-    i++;
+  let i = from?.i ?? userStart;
+  if (from === undefined || from.userEnd === -1) {
+    for (;;) {
+      if (i - userStart > SOCKS4_MAX_FIELD) return invalid('SOCKS4 userid exceeds 255 bytes');
+      if (i >= bytes.length) return suspend<SocksResume>({ i, userEnd: -1 });
+      if (bytes[i] === NUL) break;
+      i++;
+    }
+  } else {
+    i = from.userEnd;
   }
+  const userEnd = i;
   const user = latin1(bytes, userStart, i);
   i++;
 
@@ -122,9 +142,10 @@ function parseSocks4(bytes: Uint8Array): ParseResult<SocksRequest> {
 
   // SOCKS4a: host name NUL
   const hostStart = i;
+  if (from !== undefined && from.userEnd !== -1) i = from.i;
   for (;;) {
     if (i - hostStart > SOCKS4_MAX_FIELD) return invalid('SOCKS4a host name exceeds 255 bytes');
-    if (i >= bytes.length) return incomplete();
+    if (i >= bytes.length) return suspend<SocksResume>({ i, userEnd });
     const b = bytes[i]!;
     if (b === NUL) break;
     if (b < 0x21 || b > 0x7e) return invalid('invalid byte in SOCKS4a host name');

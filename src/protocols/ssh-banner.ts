@@ -17,7 +17,7 @@
  * - Servers may send other lines before their identification string, clients may not (RFC 4253
  *   §4.2), and this parser is for what clients send: any byte before "SSH-" is invalid.
  */
-import { incomplete, invalid, ok, type ParseResult } from './result.js';
+import { incomplete, invalid, ok, settled, suspend, type ParseResult } from './result.js';
 
 export interface SshBanner {
   readonly protoVersion: string; /* '2.0' or '1.99' */
@@ -48,35 +48,64 @@ function isVersionPrefix(bytes: Uint8Array, start: number, end: number): boolean
 }
 
 export function parseSshBanner(bytes: Uint8Array): ParseResult<SshBanner> {
+  return settled(resumeSshBanner(bytes));
+}
+
+/** A banner read up to `i` in its softwareversion / comments part. */
+export interface SshResume {
+  readonly protoVersion: '2.0' | '1.99';
+  readonly softStart: number;
+  readonly softEnd: number;
+  readonly commentStart: number;
+  readonly i: number;
+}
+
+/**
+ * parseSshBanner, resumable (result.ts Suspended): past "SSH-protoversion-" (at most 9 bytes, read
+ * again on a fresh parse only) the rest of the line is read once. `from` is the state of an
+ * incomplete answer over a prefix of `bytes`.
+ */
+export function resumeSshBanner(bytes: Uint8Array, from?: SshResume): ParseResult<SshBanner> {
   const limit = Math.min(bytes.length, MAX_LENGTH);
   const more = (): ParseResult<SshBanner> =>
     bytes.length >= MAX_LENGTH ? invalid('identification string exceeds 255 bytes') : incomplete();
 
-  for (let k = 0; k < PREFIX.length; k++) {
-    if (k >= bytes.length) return incomplete();
-    if (bytes[k] !== PREFIX[k]) return invalid('not an SSH identification string');
-  }
+  let protoVersion: '2.0' | '1.99';
+  let i: number;
+  if (from === undefined) {
+    for (let k = 0; k < PREFIX.length; k++) {
+      if (k >= bytes.length) return incomplete();
+      if (bytes[k] !== PREFIX[k]) return invalid('not an SSH identification string');
+    }
 
-  // protoversion "-"
-  let i = PREFIX.length;
-  for (;;) {
-    if (i >= limit) return more();
-    const b = bytes[i]!;
-    if (b === DASH) break;
-    if (b < 0x21 || b > 0x7e) return invalid('malformed SSH identification string');
+    // protoversion "-"
+    i = PREFIX.length;
+    for (;;) {
+      if (i >= limit) return more();
+      const b = bytes[i]!;
+      if (b === DASH) break;
+      if (b < 0x21 || b > 0x7e) return invalid('malformed SSH identification string');
+      i++;
+      if (!isVersionPrefix(bytes, PREFIX.length, i)) return invalid('unsupported SSH protocol version');
+    }
+    const version = ascii(bytes, PREFIX.length, i);
+    if (version !== '2.0' && version !== '1.99') return invalid('unsupported SSH protocol version');
+    protoVersion = version;
     i++;
-    if (!isVersionPrefix(bytes, PREFIX.length, i)) return invalid('unsupported SSH protocol version');
+  } else {
+    protoVersion = from.protoVersion;
+    i = from.i;
   }
-  const protoVersion = ascii(bytes, PREFIX.length, i);
-  if (protoVersion !== '2.0' && protoVersion !== '1.99') return invalid('unsupported SSH protocol version');
-  i++;
 
   // softwareversion, then [SP comments], then CR LF / LF
-  const softStart = i;
-  let softEnd = -1;
-  let commentStart = -1;
+  const softStart = from?.softStart ?? i;
+  let softEnd = from?.softEnd ?? -1;
+  let commentStart = from?.commentStart ?? -1;
+  /** Out of bytes at `i`, with the loop's state `seenSoftEnd` (the loop below takes it up there). */
+  const wait = (seenSoftEnd: number): ParseResult<SshBanner> =>
+    bytes.length >= MAX_LENGTH ? more() : suspend<SshResume>({ protoVersion, softStart, softEnd: seenSoftEnd, commentStart, i });
   for (;;) {
-    if (i >= limit) return more();
+    if (i >= limit) return wait(softEnd);
     const b = bytes[i]!;
     if (b === CR || b === LF) break;
     if (softEnd === -1) {
@@ -93,11 +122,13 @@ export function parseSshBanner(bytes: Uint8Array): ParseResult<SshBanner> {
     i++;
   }
   const lineEnd = i;
+  const seenSoftEnd = softEnd;
   if (softEnd === -1) softEnd = lineEnd;
   if (softEnd === softStart) return invalid('empty SSH software version');
 
   if (bytes[i] === CR) {
-    if (i + 1 >= limit) return more();
+    // Resumed at the CR, the loop above stops on it again with the same state.
+    if (i + 1 >= limit) return wait(seenSoftEnd);
     if (bytes[i + 1] !== LF) return invalid('bare CR in SSH identification string');
     i += 2;
   } else {

@@ -36,7 +36,7 @@
  * an unclosed "<", and "%d <%d>" lets any amount of whitespace (or none) separate the count from
  * the message; here PRI must be 0..191 without leading zeros and exactly one SP follows MSG-LEN.
  */
-import { incomplete, invalid, ok, type ParseResult } from './result.js';
+import { incomplete, invalid, ok, settled, suspend, type ParseResult } from './result.js';
 
 export interface SyslogMessage {
   readonly framing: 'octet-counting' | 'non-transparent';
@@ -118,6 +118,21 @@ function message(framing: SyslogMessage['framing'], pri: number, version: number
  * (octet count and trailer included).
  */
 export function parseSyslog(bytes: Uint8Array, maxBytes: number = DEFAULT_CAP): ParseResult<SyslogMessage> {
+  return settled(resumeSyslog(bytes, maxBytes));
+}
+
+/** A non-transparent frame past its PRI: the PRI, and the next byte to look at for the trailer. */
+export interface SyslogResume {
+  readonly pri: Pri;
+  readonly i: number;
+}
+
+/**
+ * parseSyslog, resumable (result.ts Suspended): a non-transparent frame waiting for its trailer is
+ * taken up at the first byte not yet looked at (`from`, the state of an incomplete answer over a
+ * prefix of `bytes`, same `maxBytes`). Octet-counted frames say how long they are (`needed`).
+ */
+export function resumeSyslog(bytes: Uint8Array, maxBytes: number = DEFAULT_CAP, from?: SyslogResume): ParseResult<SyslogMessage> {
   const cap = Number.isFinite(maxBytes) && maxBytes >= 1 ? Math.floor(maxBytes) : DEFAULT_CAP;
   if (bytes.length < 1) return incomplete();
   const first = bytes[0]!;
@@ -125,12 +140,12 @@ export function parseSyslog(bytes: Uint8Array, maxBytes: number = DEFAULT_CAP): 
   if (first === LT) {
     // Non-transparent framing (RFC 6587 §3.4.2).
     const limit = Math.min(bytes.length, cap);
-    const p = parsePri(bytes, 0, limit);
+    const p = from?.pri ?? parsePri(bytes, 0, limit);
     if (p === 'more') return bytes.length >= cap ? invalid('syslog message exceeds cap') : incomplete();
     if (typeof p === 'string') return invalid(p);
-    let i = p.end;
+    let i = from?.i ?? p.end;
     for (;;) {
-      if (i >= limit) return bytes.length >= cap ? invalid('syslog message exceeds cap') : incomplete();
+      if (i >= limit) return bytes.length >= cap ? invalid('syslog message exceeds cap') : suspend<SyslogResume>({ pri: p, i });
       const b = bytes[i]!;
       if (b === LF || b === NUL) break;
       i++;

@@ -23,7 +23,7 @@
  * and answers ok once the LF has arrived (`ok.length` = the line including LF). Bytes after the
  * LF (tinc waits for the peer's ID before sending more) are not looked at.
  */
-import { incomplete, invalid, ok, type ParseResult } from './result.js';
+import { incomplete, invalid, ok, settled, suspend, type ParseResult } from './result.js';
 
 export interface TincId {
   readonly kind: 'node' | 'invitation';
@@ -60,21 +60,42 @@ function ascii(bytes: Uint8Array, start: number, end: number): string {
 
 /** Parses a tinc ID line from all bytes received so far. */
 export function parseTinc(bytes: Uint8Array): ParseResult<TincId> {
-  // "0 "
-  if (bytes.length < 1) return incomplete();
-  if (bytes[0] !== 0x30) return invalid('not a tinc ID request');
-  if (bytes.length < 2) return incomplete();
-  if (bytes[1] !== SP) return invalid('not a tinc ID request');
+  return settled(resumeTinc(bytes));
+}
+
+/** An ID line whose name has been read up to `i` (and whose "0 " and optional "?" are in). */
+export interface TincResume {
+  readonly invitation: boolean;
+  readonly i: number;
+}
+
+/**
+ * parseTinc, resumable (result.ts Suspended): the name (up to 2048 bytes) is read once; what follows
+ * it (at most 8 bytes) is read again on each resume. `from` is the state of an incomplete answer
+ * over a prefix of `bytes`.
+ */
+export function resumeTinc(bytes: Uint8Array, from?: TincResume): ParseResult<TincId> {
+  let invitation: boolean;
+  let i: number;
+  if (from === undefined) {
+    // "0 "
+    if (bytes.length < 1) return incomplete();
+    if (bytes[0] !== 0x30) return invalid('not a tinc ID request');
+    if (bytes.length < 2) return incomplete();
+    if (bytes[1] !== SP) return invalid('not a tinc ID request');
+    if (bytes.length < 3) return incomplete();
+    invitation = bytes[2] === QUESTION;
+    i = invitation ? 3 : 2;
+  } else {
+    invitation = from.invitation;
+    i = from.i;
+  }
 
   // name SP
-  let i = 2;
-  if (i >= bytes.length) return incomplete();
-  const invitation = bytes[i] === QUESTION;
-  const nameStart = invitation ? i + 1 : i;
+  const nameStart = invitation ? 3 : 2;
   const allowed = invitation ? isBase64Char : isNameChar;
-  if (invitation) i++;
   for (;;) {
-    if (i >= bytes.length) return incomplete();
+    if (i >= bytes.length) return suspend<TincResume>({ invitation, i });
     const b = bytes[i]!;
     if (b === SP) break;
     if (!allowed(b)) return invalid(invitation ? 'invalid tinc invitation key' : 'invalid tinc node name');
@@ -82,24 +103,25 @@ export function parseTinc(bytes: Uint8Array): ParseResult<TincId> {
     if (i - 2 > TINC_MAX_NAME) return invalid('tinc name exceeds 2048 bytes');
   }
   if (i === nameStart) return invalid(invitation ? 'invalid tinc invitation key' : 'invalid tinc node name');
-  const name = ascii(bytes, nameStart, i);
+  const nameEnd = i;
   i++;
+  const waitAfterName = (): ParseResult<TincId> => suspend<TincResume>({ invitation, i: nameEnd });
 
   // "17"
   for (const digit of [0x31, 0x37]) {
-    if (i >= bytes.length) return incomplete();
+    if (i >= bytes.length) return waitAfterName();
     if (bytes[i] !== digit) return invalid('unsupported tinc protocol version');
     i++;
   }
 
   // [ "." 1*3DIGIT ] LF
-  if (i >= bytes.length) return incomplete();
+  if (i >= bytes.length) return waitAfterName();
   let minor: number | undefined;
   if (bytes[i] === DOT) {
     i++;
     const minorStart = i;
     for (;;) {
-      if (i >= bytes.length) return incomplete();
+      if (i >= bytes.length) return waitAfterName();
       const b = bytes[i]!;
       if (!isDigit(b)) break;
       i++;
@@ -115,7 +137,7 @@ export function parseTinc(bytes: Uint8Array): ParseResult<TincId> {
 
   const value: { kind: 'node' | 'invitation'; name: string; protocolMajor: 17; protocolMinor?: number } = {
     kind: invitation ? 'invitation' : 'node',
-    name,
+    name: ascii(bytes, nameStart, nameEnd),
     protocolMajor: 17,
   };
   if (minor !== undefined) value.protocolMinor = minor;

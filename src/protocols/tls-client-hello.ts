@@ -25,7 +25,7 @@
  *    ClientHello with and without extensions, so a TLS 1.2 hello without them is routable too.
  */
 import { Buffer } from 'node:buffer';
-import { incomplete, invalid, ok, type ParseResult } from './result.js';
+import { incomplete, invalid, ok, settled, suspend, type ParseResult } from './result.js';
 
 export interface ClientHello {
   /** SSLv2-compatible (record-less) hello: TLS without SNI/ALPN. */
@@ -131,10 +131,32 @@ export function tlsSignature(bytes: Uint8Array): 'yes' | 'no' | 'maybe' {
  * claim (default 16384): a larger claim is invalid as soon as the handshake header is visible.
  */
 export function parseClientHello(bytes: Uint8Array, maxBytes: number = DEFAULT_MAX_BYTES): ParseResult<ClientHello> {
+  return settled(resumeClientHello(bytes, maxBytes));
+}
+
+/**
+ * parseClientHello, resumable (result.ts Suspended): `from` is the state of an incomplete answer over
+ * a prefix of `bytes` (same `maxBytes`). The state is the start of the record being read, so a
+ * resumed parse reads that record's header again (at most 9 bytes) and then only new bytes: a hello
+ * cut into many small records and delivered in many segments is read once, not once per segment.
+ */
+export function resumeClientHello(bytes: Uint8Array, maxBytes: number = DEFAULT_MAX_BYTES, from?: TlsResume): ParseResult<ClientHello> {
   const cap = maxBytes >= 0 ? maxBytes : DEFAULT_MAX_BYTES;
+  if (from !== undefined) return parseRecords(bytes, cap, from);
   if (bytes.length === 0) return incomplete();
   if (bytes[0]! & 0x80) return parseSslv2(bytes, cap);
-  return parseRecords(bytes, cap);
+  return parseRecords(bytes, cap, undefined);
+}
+
+/** The record walk of parseRecords at the start of a record whose end has not arrived yet. */
+export interface TlsResume {
+  readonly pos: number;
+  readonly records: number;
+  readonly hsSeen: number;
+  readonly hdr: number;
+  readonly lenAcc: number;
+  readonly hsLen: number;
+  readonly recordVersion: number;
 }
 
 /**
@@ -167,16 +189,22 @@ export function parseClientHelloMessage(bytes: Uint8Array, maxBytes: number = DE
  * RFC 8446 §4: struct { HandshakeType msg_type; uint24 length; ... } Handshake;   (header: 1 + 3 bytes)
  * Handshake messages may be fragmented across records; no other content type may be interleaved.
  */
-function parseRecords(b: Uint8Array, cap: number): ParseResult<ClientHello> {
+function parseRecords(b: Uint8Array, cap: number, from: TlsResume | undefined): ParseResult<ClientHello> {
   const n = b.length;
-  let pos = 0; // start of the current record
-  let records = 0;
-  let hsSeen = 0; // handshake bytes carried by the (complete) records before the current one
-  let hdr = 0; // handshake header bytes decoded so far (0..4)
-  let lenAcc = 0;
-  let hsLen = -1; // handshake body length once known
-  let recordVersion = 0;
+  let pos = from?.pos ?? 0; // start of the current record
+  let records = from?.records ?? 0;
+  let hsSeen = from?.hsSeen ?? 0; // handshake bytes carried by the (complete) records before the current one
+  let hdr = from?.hdr ?? 0; // handshake header bytes decoded so far (0..4)
+  let lenAcc = from?.lenAcc ?? 0;
+  let hsLen = from?.hsLen ?? -1; // handshake body length once known
+  let recordVersion = from?.recordVersion ?? 0;
   for (;;) {
+    // Where a resumed walk picks up when this record is not whole yet: the values before reading it.
+    const records0 = records;
+    const hdr0 = hdr;
+    const lenAcc0 = lenAcc;
+    const hsLen0 = hsLen;
+    const version0 = recordVersion;
     if (n > pos) {
       const type = b[pos]!;
       if (type !== CONTENT_HANDSHAKE) {
@@ -189,7 +217,7 @@ function parseRecords(b: Uint8Array, cap: number): ParseResult<ClientHello> {
     }
     if (n > pos + 1 && b[pos + 1] !== 0x03) return invalid('record version major is not 3');
     if (n < pos + 5) {
-      return incomplete(pos + 5 + (hsLen >= 0 ? 4 + hsLen - hsSeen : 4 - hsSeen));
+      return suspend<TlsResume>({ pos, records, hsSeen, hdr, lenAcc, hsLen, recordVersion }, pos + 5 + (hsLen >= 0 ? 4 + hsLen - hsSeen : 4 - hsSeen));
     }
     const len = (b[pos + 3]! << 8) | b[pos + 4]!;
     if (len === 0) return invalid('zero-length handshake record'); // RFC 8446 §5.1
@@ -214,7 +242,7 @@ function parseRecords(b: Uint8Array, cap: number): ParseResult<ClientHello> {
     const hsThrough = hsSeen + len; // handshake bytes once this record is complete
     if (hsLen >= 0 && hsThrough >= 4 + hsLen) {
       // The hello ends in this record; wait for the whole record (see `length` above).
-      if (n < end) return incomplete(end);
+      if (n < end) return suspend<TlsResume>({ pos, records: records0, hsSeen, hdr: hdr0, lenAcc: lenAcc0, hsLen: hsLen0, recordVersion: version0 }, end);
       let body: ClientHello | string;
       if (records === 1) {
         body = parseBody(b, start + 4, start + 4 + hsLen, recordVersion, 1);
@@ -225,7 +253,7 @@ function parseRecords(b: Uint8Array, cap: number): ParseResult<ClientHello> {
     }
     if (n < end) {
       const more = hsLen >= 0 ? 4 + hsLen - hsThrough : 4 - hsThrough;
-      return incomplete(more > 0 ? end + 5 + more : end);
+      return suspend<TlsResume>({ pos, records: records0, hsSeen, hdr: hdr0, lenAcc: lenAcc0, hsLen: hsLen0, recordVersion: version0 }, more > 0 ? end + 5 + more : end);
     }
     hsSeen = hsThrough;
     pos = end;

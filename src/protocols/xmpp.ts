@@ -43,7 +43,7 @@
  * sslh's is_xmpp_protocol (probe.c) only looks for "jabber" anywhere in the first bytes.
  */
 import { isIPv6 } from 'node:net';
-import { incomplete, invalid, ok, type ParseResult } from './result.js';
+import { invalid, ok, settled, suspend, type ParseResult } from './result.js';
 
 export const XMPP_STREAMS_NS = 'http://etherx.jabber.org/streams';
 export const XMPP_MAX_HEADER = 4096;
@@ -93,7 +93,81 @@ function isXmlChar(c: number): boolean {
 const ENTITIES: Readonly<Record<string, string>> = { lt: '<', gt: '>', amp: '&', apos: "'", quot: '"' };
 
 export function parseXmppStreamHeader(bytes: Uint8Array): ParseResult<XmppStreamHeader> {
+  return settled(resumeXmppStreamHeader(bytes));
+}
+
+// Where the parse is (XmppResume.phase): the declaration's first bytes, one of its pseudo-attributes,
+// the start tag's '<' and name, one of its attributes. Each attribute is read as S-run, name, S '=' S,
+// quoted value: a resumed parse carries on inside whichever of those it stopped in.
+const START = 0;
+const D_SPACE = 1; // before a declaration pseudo-attribute or '?>'
+const D_NAME = 2;
+const D_EQ = 3; // S-run, then '=' (D_EQ, D_VALUE_SPACE, D_VALUE follow each other: valueAfterName)
+const D_VALUE_SPACE = 4; // S-run, then the opening quote
+const D_VALUE = 5;
+const E_SPACE = 6; // whitespace, then '<' of the start tag
+const E_NAME = 7;
+const A_SPACE = 8; // before an attribute or '>'
+const A_NAME = 9;
+const A_EQ = 10;
+const A_VALUE_SPACE = 11;
+const A_VALUE = 12;
+
+/** Where a stream header parse stopped for want of bytes (result.ts Suspended). */
+export interface XmppResume {
+  readonly phase: number;
+  /** The next byte to judge (a reference, a CR or a UTF-8 sequence cut short is judged again whole). */
+  readonly p: number;
+  /** D_SPACE, A_SPACE: where the whitespace run began (a name must not follow without one). */
+  readonly item: number;
+  /** D_NAME, A_NAME, E_NAME: where the name starts; D_VALUE, A_VALUE: the opening quote. */
+  readonly tok: number;
+  /** Declaration: index in PSEUDO of the earliest pseudo-attribute still allowed. */
+  readonly next: number;
+  /** The (pseudo-)attribute being read, once its name is in. */
+  readonly key: string;
+  /** A value: the decoded text up to `run`, the first raw byte not decoded yet. */
+  readonly out: string;
+  readonly run: number;
+  /** E_NAME: the early "local part is stream" check's position (-1 once it stopped) and the colon it saw. */
+  readonly early: number;
+  readonly colon: number;
+  readonly prefix: string | undefined;
+  /**
+   * The start tag's attributes so far: the first `attrCount` entries of `attrs`. The map is shared
+   * with the states that follow and only ever appended to, so those entries never change; a parse
+   * resumed from a state that is not the latest starts from a copy of them.
+   */
+  readonly attrs: ReadonlyMap<string, string>;
+  readonly attrCount: number;
+}
+
+const PSEUDO = ['version', 'encoding', 'standalone'];
+
+/**
+ * parseXmppStreamHeader, resumable (result.ts Suspended): `from` is the state of an incomplete answer
+ * over a prefix of `bytes`; every byte after it is judged once, in the order a parse from byte 0
+ * judges it, so the answer is the same at every length.
+ */
+export function resumeXmppStreamHeader(bytes: Uint8Array, from?: XmppResume): ParseResult<XmppStreamHeader> {
   const limit = Math.min(bytes.length, XMPP_MAX_HEADER);
+  let phase = from?.phase ?? START;
+  let p = from?.p ?? 0;
+  let item = from?.item ?? 0;
+  let tok = from?.tok ?? 0;
+  let next = from?.next ?? 0;
+  let key = from?.key ?? '';
+  let out = from?.out ?? '';
+  let run = from?.run ?? 0;
+  let early = from?.early ?? -1;
+  let colon = from?.colon ?? -1;
+  let prefix = from?.prefix;
+  let attrs = new Map<string, string>();
+  if (from !== undefined && from.attrCount > 0) {
+    attrs = from.attrs as Map<string, string>;
+    if (attrs.size !== from.attrCount) attrs = new Map([...attrs].slice(0, from.attrCount));
+  }
+
   let reason = '';
   const bad = (r: string): number => {
     reason = r;
@@ -101,7 +175,8 @@ export function parseXmppStreamHeader(bytes: Uint8Array): ParseResult<XmppStream
   };
   const fail = (code: number): ParseResult<XmppStreamHeader> => {
     if (code === BAD) return invalid(reason);
-    return bytes.length >= XMPP_MAX_HEADER ? invalid('stream header exceeds 4096 bytes') : incomplete();
+    if (bytes.length >= XMPP_MAX_HEADER) return invalid('stream header exceeds 4096 bytes');
+    return suspend<XmppResume>({ phase, p, item, tok, next, key, out, run, early, colon, prefix, attrs, attrCount: attrs.size });
   };
 
   /**
@@ -133,10 +208,10 @@ export function parseXmppStreamHeader(bytes: Uint8Array): ParseResult<XmppStream
     return n;
   };
 
-  const skipS = (at: number): number => {
-    let p = at;
+  /** Moves p past whitespace; true when a byte after it is in. */
+  const skipS = (): boolean => {
     while (p < limit && isS(bytes[p]!)) p++;
-    return p;
+    return p < limit;
   };
 
   const literal = (at: number, text: string, why: string): number => {
@@ -147,14 +222,13 @@ export function parseXmppStreamHeader(bytes: Uint8Array): ParseResult<XmppStream
     return at + text.length;
   };
 
-  /** An XML Name starting at `at`; returns the position of the first byte after it (which exists). */
-  const name = (at: number): number => {
-    let p = at;
+  /** An XML Name from tok, read on from p; leaves p on the first byte after it (which exists). */
+  const name = (): number => {
     for (;;) {
       if (p >= limit) return MORE;
       const b = bytes[p]!;
       if (b < 0x80) {
-        if (p === at ? !isNameStartAscii(b) : !isNameAscii(b)) break;
+        if (p === tok ? !isNameStartAscii(b) : !isNameAscii(b)) break;
         p++;
       } else {
         const n = utf8(p);
@@ -162,7 +236,7 @@ export function parseXmppStreamHeader(bytes: Uint8Array): ParseResult<XmppStream
         p += n;
       }
     }
-    if (p === at) return bad('expected an XML name');
+    if (p === tok) return bad('expected an XML name');
     return p;
   };
 
@@ -172,15 +246,21 @@ export function parseXmppStreamHeader(bytes: Uint8Array): ParseResult<XmppStream
     return c === -1 || (c > 0 && c < text.length - 1 && text.indexOf(':', c + 1) === -1);
   };
 
-  let attrValue = '';
-  /** A quoted attribute value at `at`; sets attrValue (decoded, normalized); returns the position after the closing quote. */
-  const quoted = (at: number): number => {
-    if (at >= limit) return MORE;
-    const q = bytes[at]!;
+  /** The opening quote of a value at p (after the whitespace run): the value starts. */
+  const openValue = (): number => {
+    if (!skipS()) return MORE;
+    const q = bytes[p]!;
     if (q !== QUOT && q !== APOS) return bad('attribute value not quoted');
-    let out = '';
-    let run = at + 1; // start of the raw run not yet appended
-    let p = at + 1;
+    tok = p;
+    p++;
+    run = p;
+    out = '';
+    return p;
+  };
+
+  /** A quoted value opened at tok, read on from p; `out` ends up decoded and normalized, p after the closing quote. */
+  const quoted = (): number => {
+    const q = bytes[tok]!;
     const flush = (to: number): void => {
       if (to > run) out += Buffer.from(bytes.buffer, bytes.byteOffset + run, to - run).toString('utf8');
     };
@@ -234,113 +314,156 @@ export function parseXmppStreamHeader(bytes: Uint8Array): ParseResult<XmppStream
       p++;
     }
     flush(p);
-    attrValue = out;
-    return p + 1;
+    run = p;
+    p++;
+    return p;
   };
 
-  let i = 0;
+  /**
+   * What follows a (pseudo-)attribute's name: S? '=' S? and the quoted value, from whichever of
+   * those the parse is in (phase D_EQ or A_EQ, and the two after it); p ends after the closing quote.
+   */
+  const valueAfterName = (why: string): number => {
+    if (phase === D_EQ || phase === A_EQ) {
+      if (!skipS()) return MORE;
+      if (bytes[p] !== EQ) return bad(why);
+      p++;
+      phase++;
+    }
+    if (phase === D_VALUE_SPACE || phase === A_VALUE_SPACE) {
+      const v = openValue();
+      if (v < 0) return v;
+      phase++;
+    }
+    return quoted();
+  };
 
   // --- XML declaration (XML 1.0 §2.8), only at the very start ---
-  if (limit >= 1 && bytes[0] === LT && (limit < 2 || bytes[1] === QM)) {
-    let p = literal(0, '<?xml', 'processing instruction before the stream header');
-    if (p < 0) return fail(p);
-    if (p >= limit) return fail(MORE);
-    if (!isS(bytes[p]!)) return fail(bad('processing instruction before the stream header'));
-    const pseudo = ['version', 'encoding', 'standalone'];
-    let next = 0; // index in pseudo of the earliest attribute still allowed
-    for (;;) {
-      const s = skipS(p);
-      if (s >= limit) return fail(MORE);
-      if (bytes[s] === QM) {
-        p = literal(s, '?>', 'malformed XML declaration');
-        if (p < 0) return fail(p);
+  if (phase === START) {
+    // Undecided until the first two bytes say whether this is "<?".
+    if (limit === 0) return fail(MORE);
+    if (bytes[0] === LT && (limit < 2 || bytes[1] === QM)) {
+      const d = literal(0, '<?xml', 'processing instruction before the stream header');
+      if (d < 0) return fail(d);
+      if (d >= limit) return fail(MORE);
+      if (!isS(bytes[d]!)) return fail(bad('processing instruction before the stream header'));
+      p = item = d;
+      phase = D_SPACE;
+    } else {
+      p = 0;
+      phase = E_SPACE;
+    }
+  }
+
+  while (phase <= D_VALUE) {
+    if (phase === D_SPACE) {
+      if (!skipS()) return fail(MORE);
+      if (bytes[p] === QM) {
+        const e = literal(p, '?>', 'malformed XML declaration');
+        if (e < 0) return fail(e);
+        p = e;
         break;
       }
-      if (s === p) return fail(bad('malformed XML declaration'));
-      const e = name(s);
+      if (p === item) return fail(bad('malformed XML declaration'));
+      tok = p;
+      phase = D_NAME;
+    }
+    if (phase === D_NAME) {
+      const e = name();
       if (e < 0) return fail(e);
-      const key = Buffer.from(bytes.buffer, bytes.byteOffset + s, e - s).toString('latin1');
-      const idx = pseudo.indexOf(key);
+      key = Buffer.from(bytes.buffer, bytes.byteOffset + tok, e - tok).toString('latin1');
+      const idx = PSEUDO.indexOf(key);
       if (idx < next || (next === 0 && idx !== 0)) return fail(bad('malformed XML declaration'));
       next = idx + 1;
-      let v = skipS(e);
-      if (v >= limit) return fail(MORE);
-      if (bytes[v] !== EQ) return fail(bad('malformed XML declaration'));
-      v = skipS(v + 1);
-      const after = quoted(v);
-      if (after < 0) return fail(after);
-      const val = attrValue;
-      if (bytes.subarray(v, after).includes(AMP)) return fail(bad('reference in XML declaration'));
-      if (key === 'version' && !/^1\.[0-9]+$/.test(val)) return fail(bad('unsupported XML version'));
-      if (key === 'encoding' && val.toLowerCase() !== 'utf-8') return fail(bad('XMPP requires UTF-8'));
-      if (key === 'standalone' && val !== 'yes' && val !== 'no') return fail(bad('malformed XML declaration'));
-      p = after;
+      phase = D_EQ;
     }
+    const after = valueAfterName('malformed XML declaration');
+    if (after < 0) return fail(after);
+    const val = out;
+    if (bytes.subarray(tok, after).includes(AMP)) return fail(bad('reference in XML declaration'));
+    if (key === 'version' && !/^1\.[0-9]+$/.test(val)) return fail(bad('unsupported XML version'));
+    if (key === 'encoding' && val.toLowerCase() !== 'utf-8') return fail(bad('XMPP requires UTF-8'));
+    if (key === 'standalone' && val !== 'yes' && val !== 'no') return fail(bad('malformed XML declaration'));
+    item = p;
+    phase = D_SPACE;
+  }
+  if (phase < E_SPACE) {
     if (next === 0) return fail(bad('XML declaration without version'));
-    i = p;
+    phase = E_SPACE;
   }
 
   // --- whitespace, then '<' and the element name ---
-  i = skipS(i);
-  if (i >= limit) return fail(MORE);
-  if (bytes[i] !== LT) return fail(bad('not an XML stream header'));
-  i++;
-  if (i >= limit) return fail(MORE);
-  if (bytes[i] === QM) return fail(bad('processing instruction or misplaced XML declaration'));
-  if (bytes[i] === 0x21 /* ! */) return fail(bad('comment or DTD before the stream header'));
-  const nameStart = i;
-  // Early refusal: once a colon is seen, the local part must be (a prefix of) "stream".
-  {
-    let p = nameStart;
-    let colon = -1;
-    while (p < limit) {
-      const b = bytes[p]!;
-      if (b >= 0x80 || !isNameAscii(b)) break;
+  if (phase === E_SPACE) {
+    if (!skipS()) return fail(MORE);
+    if (bytes[p] !== LT) return fail(bad('not an XML stream header'));
+    if (p + 1 >= limit) return fail(MORE);
+    if (bytes[p + 1] === QM) return fail(bad('processing instruction or misplaced XML declaration'));
+    if (bytes[p + 1] === 0x21 /* ! */) return fail(bad('comment or DTD before the stream header'));
+    p++;
+    tok = early = p;
+    colon = -1;
+    phase = E_NAME;
+  }
+  if (phase === E_NAME) {
+    // Early refusal: once a colon is seen, the local part must be (a prefix of) "stream".
+    while (early !== -1 && early < limit) {
+      const b = bytes[early]!;
+      if (b >= 0x80 || !isNameAscii(b)) {
+        early = -1;
+        break;
+      }
       if (b === COLON) {
-        if (colon !== -1 || p === nameStart) break;
-        colon = p;
+        if (colon !== -1 || early === tok) {
+          early = -1;
+          break;
+        }
+        colon = early;
       } else if (colon !== -1) {
-        const k = p - colon - 1;
+        const k = early - colon - 1;
         if (k >= 6 || b !== 'stream'.charCodeAt(k)) return fail(bad('not a stream element'));
       }
-      p++;
+      early++;
     }
+    const nameEnd = name();
+    if (nameEnd < 0) return fail(nameEnd);
+    const qname = Buffer.from(bytes.buffer, bytes.byteOffset + tok, nameEnd - tok).toString('utf8');
+    if (!qnameOk(qname)) return fail(bad('malformed element name'));
+    const colonAt = qname.indexOf(':');
+    prefix = colonAt === -1 ? undefined : qname.slice(0, colonAt);
+    if ((colonAt === -1 ? qname : qname.slice(colonAt + 1)) !== 'stream') return fail(bad('not a stream element'));
+    item = p;
+    phase = A_SPACE;
   }
-  const nameEnd = name(nameStart);
-  if (nameEnd < 0) return fail(nameEnd);
-  const qname = Buffer.from(bytes.buffer, bytes.byteOffset + nameStart, nameEnd - nameStart).toString('utf8');
-  if (!qnameOk(qname)) return fail(bad('malformed element name'));
-  const colonAt = qname.indexOf(':');
-  const prefix = colonAt === -1 ? undefined : qname.slice(0, colonAt);
-  if ((colonAt === -1 ? qname : qname.slice(colonAt + 1)) !== 'stream') return fail(bad('not a stream element'));
-  i = nameEnd;
 
   // --- attributes, until '>' ---
-  const attrs = new Map<string, string>();
   for (;;) {
-    const s = skipS(i);
-    if (s >= limit) return fail(MORE);
-    const b = bytes[s]!;
-    if (b === GT) {
-      i = s + 1;
-      break;
+    if (phase === A_SPACE) {
+      if (!skipS()) return fail(MORE);
+      const b = bytes[p]!;
+      if (b === GT) {
+        p++;
+        break;
+      }
+      if (b === SLASH) return fail(bad('empty stream element'));
+      if (p === item) return fail(bad('malformed stream header'));
+      tok = p;
+      phase = A_NAME;
     }
-    if (b === SLASH) return fail(bad('empty stream element'));
-    if (s === i) return fail(bad('malformed stream header'));
-    const e = name(s);
-    if (e < 0) return fail(e);
-    const key = Buffer.from(bytes.buffer, bytes.byteOffset + s, e - s).toString('utf8');
-    if (!qnameOk(key)) return fail(bad('malformed attribute name'));
-    if (attrs.has(key)) return fail(bad(`duplicate attribute ${key}`));
-    let v = skipS(e);
-    if (v >= limit) return fail(MORE);
-    if (bytes[v] !== EQ) return fail(bad('malformed attribute'));
-    v = skipS(v + 1);
-    const after = quoted(v);
+    if (phase === A_NAME) {
+      const e = name();
+      if (e < 0) return fail(e);
+      key = Buffer.from(bytes.buffer, bytes.byteOffset + tok, e - tok).toString('utf8');
+      if (!qnameOk(key)) return fail(bad('malformed attribute name'));
+      if (attrs.has(key)) return fail(bad(`duplicate attribute ${key}`));
+      phase = A_EQ;
+    }
+    const after = valueAfterName('malformed attribute');
     if (after < 0) return fail(after);
-    attrs.set(key, attrValue);
-    i = after;
+    attrs.set(key, out);
+    item = p;
+    phase = A_SPACE;
   }
+  const i = p;
 
   // --- namespaces (Namespaces in XML 1.0; RFC 6120 §4.8) ---
   const attr = (n: string): string | undefined => attrs.get(n);
@@ -369,14 +492,14 @@ export function parseXmppStreamHeader(bytes: Uint8Array): ParseResult<XmppStream
     to = normalizeDomain(rawTo);
     if (to === undefined) return fail(bad('invalid domain in to'));
   }
-  const from = attr('from');
+  const fromAttr = attr('from');
   const version = attr('version');
   if (version !== undefined && !/^[0-9]+\.[0-9]+$/.test(version)) return fail(bad('malformed version'));
 
   return ok(
     {
       to,
-      ...(from === undefined ? {} : { from }),
+      ...(fromAttr === undefined ? {} : { from: fromAttr }),
       ...(version === undefined ? {} : { version }),
       namespace,
     },

@@ -47,12 +47,13 @@ export async function explainBytes(o: ExplainOptions): Promise<Buffer | string> 
 
 export function explainConnection(rules: RulesConfig, bytes: Buffer, o: ExplainOptions): Explanation {
   const facts = new Facts(rules.inspect.maxBytes);
-  facts.update(bytes);
   const elapsedMs = Number(o.after) || 0;
   const silentKnown = bytes.length === 0 && elapsedMs >= Math.min(...rules.routes.flatMap(silentOf), Infinity);
+  const final = o.more !== true || silentKnown || bytes.length >= rules.inspect.maxBytes;
+  facts.update(bytes, final);
   const ctx: MatchContext = {
     bytes,
-    final: o.more !== true || silentKnown || bytes.length >= rules.inspect.maxBytes,
+    final,
     elapsedMs,
     srcAddress: o.src,
     srcPort: 40000,
