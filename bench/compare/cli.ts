@@ -167,6 +167,7 @@ try {
       rates: data.rates,
       rss: data.rss,
       parser: data.parser ?? null,
+      drip: data.drip ?? null,
       // TTFB distributions summarised (ms): thousands of raw probes would make every record ~100 KB.
       ttfb: Object.fromEntries(data.pairings.map((p) => [p.pairing, Object.fromEntries(Object.entries(p.ttfb).map(([k, v]) => [k, ttfbSummary(v)]))])),
     },

@@ -5,7 +5,7 @@
 import { join } from 'node:path';
 import { REPO_ROOT } from './wire.js';
 
-export const FIGURES = ['conns', 'bulk', 'ttfb', 'rss', 'parser'] as const;
+export const FIGURES = ['conns', 'bulk', 'ttfb', 'rss', 'parser', 'drip'] as const;
 export type FigureGroup = (typeof FIGURES)[number];
 
 /** single: portplex --workers 0 vs HAProxy nbthread 1; dual: --workers 2 vs nbthread 2. */
@@ -36,7 +36,7 @@ export const USAGE = `usage: npm run bench -- [options]     (node dist/bench/com
   --quick              a few seconds per figure (CI): 1 round of 1 s, a short warm-up, 500 held connections, 60 TTFB probes
   --rounds N           rounds of the rate figures, proxies alternating (default 3; quick 1)
   --seconds N          seconds per rate measurement, whole seconds (default 2; quick 1)
-  --only LIST          figures to measure: conns,bulk,ttfb,rss,parser (default all)
+  --only LIST          figures to measure: conns,bulk,ttfb,rss,parser,drip (default all)
   --pairs LIST         single (portplex --workers 0 vs HAProxy nbthread 1), dual (--workers 2 vs nbthread 2); default both
   --rss-conns N        idle connections held for RSS per connection (default 5000; quick 500)
   --ttfb-probes N      TTFB probes per target per round (default 300; quick 60)
@@ -101,5 +101,7 @@ export function estimateSeconds(o: Options): number {
     (o.only.has('rss') ? 2 * (o.rssConns / 2000 + 2) : 0) +
     3; // starting the proxies
   const proxied = ['conns', 'bulk', 'ttfb', 'rss'].some((f) => o.only.has(f as FigureGroup));
-  return Math.ceil((proxied ? o.pairs.length * perPair : 0) + (o.only.has('parser') ? 1 + o.rounds : 0) + 3);
+  // drip: the inspector alone, then a warm-up and 1-2 dripped connections per round over TCP (~1 s each).
+  const drip = o.only.has('drip') ? 3 + (o.quick ? 1 : 2) * o.rounds + 1 : 0;
+  return Math.ceil((proxied ? o.pairs.length * perPair : 0) + (o.only.has('parser') ? 1 + o.rounds : 0) + drip + 3);
 }

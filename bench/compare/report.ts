@@ -10,7 +10,7 @@ import { max, median, min, quantile } from './stats.js';
 export type Better = 'higher' | 'lower';
 
 export interface Figure {
-  /** null for the parser, which has no pairing. */
+  /** null for the figures of portplex alone (parser, slow drip), which have no pairing. */
   readonly pairing: Pairing | null;
   readonly id: string;
   readonly label: string;
@@ -137,6 +137,17 @@ export function buildFigures(data: BenchData, o: Options): Figure[] {
       direct: null, portplex: v, haproxy: null, ratio: null, target: 'portplex >= 1,000,000/s', result: v >= 1e6 ? 'PASS' : 'MISS', derived: false,
     });
   }
+  const drip = data.drip;
+  if (drip !== undefined && drip.inspectorUs.length > 0) {
+    const kb = `${Math.round(drip.headBytes / 1000)} KB`;
+    const alone = (id: string, label: string, unit: string, v: number, target: string | null, pass: boolean | null): Figure => ({
+      pairing: null, id, label, unit, better: 'lower', direct: null, portplex: v, haproxy: null, ratio: null, target, result: pass === null ? null : pass ? 'PASS' : 'MISS', derived: false,
+    });
+    const readsPerByte = drip.readsPerByte;
+    out.push(alone('drip-inspector', `slow drip: ${kb} HTTP head, 1 B/append, inspector CPU`, 'µs/conn', median(drip.inspectorUs), null, null));
+    out.push(alone('drip-reads', `slow drip: parser reads per head byte`, 'reads/B', readsPerByte, 'linear: <= 16', readsPerByte <= 16));
+    if (drip.tcpUs.length > 0) out.push(alone('drip-tcp', `slow drip: ${kb} HTTP head, 1 B/segment over TCP, portplex CPU`, 'µs/conn', median(drip.tcpUs), null, null));
+  }
   return out;
 }
 
@@ -174,7 +185,7 @@ export function generatorChecks(data: BenchData): GeneratorCheck[] {
 function fmt(x: number | null, unit: string): string {
   if (x === null || !Number.isFinite(x)) return '—';
   if (unit === 'ms') return x.toFixed(3);
-  if (unit === 'KiB') return x.toFixed(1);
+  if (unit === 'KiB' || unit === 'reads/B') return x.toFixed(1);
   return Math.round(x).toLocaleString('en-US');
 }
 
@@ -187,11 +198,11 @@ export function renderFigures(figures: readonly Figure[], pairingTitles: Record<
   const parts: string[] = [];
   const groups = new Map<string, Figure[]>();
   for (const f of figures) {
-    const k = f.pairing ?? 'parser';
+    const k = f.pairing ?? 'alone';
     groups.set(k, [...(groups.get(k) ?? []), f]);
   }
   for (const [k, fs] of groups) {
-    parts.push(k === 'parser' ? 'portplex parser alone' : (pairingTitles[k] ?? k));
+    parts.push(k === 'alone' ? 'portplex alone' : (pairingTitles[k] ?? k));
     const rows = [['figure', 'unit', 'better', 'direct', 'portplex', 'HAProxy', 'pp/HAProxy', 'target', 'result']];
     for (const f of fs) {
       rows.push([f.label, f.unit, f.better, fmt(f.direct, f.unit), fmt(f.portplex, f.unit), fmt(f.haproxy, f.unit), f.ratio === null ? '—' : `${f.ratio.toFixed(2)}x`, f.target ?? '', f.result ?? '']);

@@ -11,10 +11,12 @@
  *     the machine over time reaches both alike;
  *  4. TTFB probes, the targets taking turns probe by probe.
  *
- * The parser figure is measured before anything is started, on an otherwise idle bench process.
+ * The parser and slow-drip figures are measured before anything else is started, on an otherwise
+ * idle bench process.
  */
 import { PAIRINGS, type Options, type Pairing } from './options.js';
 import { measureBulk, measureConns, measureRss, measureTtfb, type Context, type RateSample, type RssSample, type Target, type TtfbTarget } from './measure.js';
+import { measureDrip, type DripResult } from './drip.js';
 import { measureParser, type ParserResult } from './parser.js';
 import type { Supervisor } from './procs.js';
 import { startBackends, startHaproxy, startPortplex, type Budget, type RunningProxy } from './stack.js';
@@ -37,6 +39,7 @@ export interface BenchData {
   readonly rss: RssSample[];
   readonly pairings: PairingRun[];
   parser: ParserResult | undefined;
+  drip: DripResult | undefined;
   /** Held connections actually used (lowered when the descriptor limit is too low). */
   rssConns: number;
 }
@@ -54,12 +57,18 @@ export async function runBench(o: {
   rssConns: number;
 }): Promise<BenchData> {
   const { opts, sup, log, failures } = o;
-  const data: BenchData = { rates: [], rss: [], pairings: [], parser: undefined, rssConns: o.rssConns };
+  const data: BenchData = { rates: [], rss: [], pairings: [], parser: undefined, drip: undefined, rssConns: o.rssConns };
   const has = (f: string): boolean => opts.only.has(f as never);
 
   if (has('parser')) {
     log(`parser: ClientHello parse rate (warm-up, then ${opts.rounds} round(s) of ${opts.quick ? 0.5 : 1} s)`);
     data.parser = measureParser({ warmupMs: opts.quick ? 300 : 1000, roundMs: opts.quick ? 500 : 1000, rounds: opts.rounds }, failures);
+  }
+  if (has('drip')) {
+    log(`drip: a 15 KB HTTP head one byte per segment: the inspector alone, then portplex over TCP (${opts.rounds} round(s))`);
+    data.drip = await measureDrip(sup, o.budget, { quick: opts.quick, rounds: opts.rounds }, failures);
+    const us = (xs: number[]): string => xs.map((x) => Math.round(x).toLocaleString('en-US')).join(', ');
+    log(`drip: inspector ${us(data.drip.inspectorUs)} µs/conn, ${data.drip.readsPerByte.toFixed(1)} reads per byte; TCP ${us(data.drip.tcpUs)} µs/conn`);
   }
   if (!['conns', 'bulk', 'ttfb', 'rss'].some(has)) return data;
 

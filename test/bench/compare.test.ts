@@ -106,6 +106,10 @@ test('npm run bench --quick: every connection routed and answered under load, ev
   }
   const parser = report.figures.find((x) => x.id === 'parser');
   assert.ok(parser && parser.portplex! > 0 && report.samples.parser!.parses > 0, 'parser figure');
+  for (const id of ['drip-inspector', 'drip-reads', 'drip-tcp']) {
+    const f = report.figures.find((x) => x.id === id);
+    assert.ok(f && Number.isFinite(f.portplex) && f.portplex! > 0, `slow-drip figure ${id}: ${JSON.stringify(f)}`);
+  }
 
   // Every connection of every load was routed to the right backend and answered (the bench also
   // records a failure otherwise; this re-checks the raw counts it kept).
