@@ -4,7 +4,7 @@
  * a parser makes goes through a counting view, and the total over a whole one-byte-per-segment
  * delivery (through Facts, as the inspector drives it) must stay within a small multiple of the
  * message length — on every TCP parser of the protocol table, on messages up to the limits each
- * allows. Also the peek buffer (copies) and `bytes.regex` (text passes over the bytes).
+ * allows. Also the peek buffer (copies), `bytes.prefix` (compares) and `bytes.regex` (text passes).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -82,6 +82,26 @@ describe('inspection work is linear in the bytes received', () => {
     }
     assert.ok(copies <= 40, `${copies} reallocations (a copy of everything) for ${peek.length} one-byte appends`);
     assert.equal(peek.bytes.length, peek.length);
+  });
+
+  it('bytes.prefix: a 4 KB prefix sent one byte per segment has each byte compared about once', () => {
+    const prefix = Buffer.alloc(4096, 0xab);
+    const r = compileRulesText(`listeners: ["127.0.0.1:0"]\nbackends:\n  a: { servers: ["127.0.0.1:1"] }\nroutes:\n  - { name: r, when: { bytes: { prefix: ["${'cd'.repeat(8)}", "${prefix.toString('hex')}"] } }, to: a }\ndefault: a\n`, 't.yaml');
+    assert.ok(r.ok);
+    const table = new RouteTable(r.rules);
+    const c: Counter = { reads: 0, spanned: 0 };
+    const peek = new PeekBuffer();
+    const facts = new Facts(16384);
+    let route = 'wait';
+    for (let i = 0; i < prefix.length && route === 'wait'; i++) {
+      peek.append(prefix.subarray(i, i + 1));
+      const bytes = counting(peek.bytes, c);
+      facts.update(bytes);
+      const d = table.decide({ bytes, final: false, elapsedMs: 0, srcAddress: '192.0.2.1', srcPort: 1, localAddress: '127.0.0.1', localPort: 443, facts });
+      if (d.kind === 'route') route = d.route?.name ?? 'default';
+    }
+    assert.equal(route, 'r');
+    assert.ok(c.reads <= 4 * prefix.length, `${c.reads} reads to match a ${prefix.length}-byte prefix sent one byte per segment`);
   });
 
   it('bytes.regex: a head that never matches, one byte per segment, is decoded and searched about 9 times its length, not once per segment', () => {
