@@ -10,7 +10,7 @@
  *
  * Putting off a run only delays a match: until it matches the condition answers need-more, which
  * no later route can overtake. A test that matched keeps matching until it is re-run at `final`
- * (true of every pattern whose match does not depend on what follows it: no `$`, lookahead or `\b`
+ * (true of every pattern whose match does not depend on what follows it: no `$` or `\b`
  * at its end; such a pattern already depends on how the client's bytes were split).
  */
 import { more, type Matcher } from './context.js';
