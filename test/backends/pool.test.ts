@@ -51,11 +51,13 @@ default: tunnel
     try {
       assert.equal((await exchange(px.port, [])).toString(), 'primary');
       await closeServer(primary);
-      const stoppedAt = Date.now();
       // Even before the checks notice, a connection is retried on the backup.
       assert.equal((await exchange(px.port, [])).toString(), 'backup');
+      // Taken out by the health checks (one failed connection is below the passive threshold of 3). No
+      // bound on how long it took: on a loaded machine the 100 ms interval stretches, and the
+      // number of failed checks it needs (fall: 2) is what the pool promises.
       await waitFor('primary down', () => px.running.snapshot()[0]!.servers[0]!.status === 'down');
-      assert.ok(Date.now() - stoppedAt < 2000, 'taken out within a few check intervals');
+      assert.doesNotMatch(String(px.running.snapshot()[0]!.servers[0]!.reason), /^passive:/);
       assert.equal((await exchange(px.port, [])).toString(), 'backup');
       const down = await px.logs.waitFor((l) => l.msg === 'server down');
       assert.equal(down.server, `127.0.0.1:${port}`);
