@@ -10,7 +10,7 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import { isHostName } from '../config/units.js';
 import type { HostField } from '../protocols/http-request.js';
-import { canonicalAddress, endsInNumber } from '../protocols/ip-canonical.js';
+import { canonicalHostText, endsInNumber } from '../protocols/ip-canonical.js';
 
 export type ConnectTarget = { readonly ok: true; readonly host: string; readonly port: number } | { readonly ok: false; readonly reason: string };
 
@@ -36,7 +36,7 @@ export function parseConnectTarget(target: string): ConnectTarget {
   if (!/^\d{1,5}$/.test(portText)) return { ok: false, reason: 'the port must be a number' };
   const port = Number(portText);
   if (port < 1 || port > 65535) return { ok: false, reason: 'the port must be from 1 to 65535' };
-  return { ok: true, host: host.toLowerCase().replace(/\.$/, ''), port };
+  return { ok: true, host: canonicalHostText(host), port };
 }
 
 /**
@@ -44,24 +44,17 @@ export function parseConnectTarget(target: string): ConnectTarget {
  * or is absent. The tunnel goes to the target (RFC 9110 §9.3.6), and that is what routes and the
  * allowlist judge; a Host naming another place is refused, so that nothing in front of or behind
  * portplex can read the request as going there. Compared normalised: the parser lowercased the
- * host and took IPv6 brackets off, one trailing dot is ignored, addresses compare by value
- * ("[::ffff:127.0.0.1]" is 127.0.0.1). A Host without a port agrees with any target port: CONNECT
+ * host and took IPv6 brackets off, and both sides are compared in canonicalHostText's one spelling
+ * (one trailing dot ignored, addresses by value: "[::ffff:127.0.0.1]" is 127.0.0.1). A Host without a port agrees with any target port: CONNECT
  * has no scheme whose default port it could mean (clients such as curl send the port anyway).
  */
 export function hostHeaderDisagrees(field: HostField | undefined, target: { readonly host: string; readonly port: number }): string | undefined {
   if (field === undefined) return undefined;
   if (field.host === undefined) return 'Host is empty';
-  const a = field.host.replace(/\.$/, '');
-  const same = a === target.host || sameAddress(a, target.host);
+  const same = canonicalHostText(field.host) === target.host;
   if (!same) return `Host names ${formatHost(field.host)}, the target ${formatHost(target.host)}`;
   if (field.port !== undefined && field.port !== target.port) return `Host names port ${field.port}, the target port ${target.port}`;
   return undefined;
-}
-
-function sameAddress(a: string, b: string): boolean {
-  const x = canonicalAddress(a);
-  const y = canonicalAddress(b);
-  return x !== undefined && y !== undefined && x.family === y.family && x.bytes.every((v, k) => v === y.bytes[k]);
 }
 
 const formatHost = (h: string): string => (h.includes(':') ? `[${h}]` : h);

@@ -34,13 +34,16 @@
  * - `host` is lowercased, the port is split off into `hostPort`, IPv6 literals are reported
  *   without their brackets ("[::1]:8080" -> host "::1", hostPort 8080). A trailing dot is kept.
  * - For CONNECT, host/hostPort are the authority-form target's (where the tunnel goes, RFC 9110
- *   §9.3.6), whatever the Host header says; undefined when the target is malformed. The Host
+ *   §9.3.6), whatever the Host header says; undefined when the target is malformed. That host is
+ *   in the spelling the tunnel dials (canonicalHostText: no trailing dot, an IPv4-mapped or other
+ *   IPv6 form of an IPv4 address as dotted IPv4, IPv6 compressed). The Host
  *   header itself is `hostHeader` (for every method), so a CONNECT route can refuse a request
  *   whose Host disagrees with its target. For absolute-form targets the Host header is still
  *   what is reported as host.
  * - The whole head (through the empty line) must fit in `maxBytes`, else 'head exceeds cap'.
  */
 import { isIPv6 } from 'node:net';
+import { canonicalHostText } from './ip-canonical.js';
 import { invalid, ok, settled, suspend, type ParseResult } from './result.js';
 
 export interface HttpRequestHead {
@@ -358,7 +361,11 @@ export function resumeHttpRequest(bytes: Uint8Array, maxBytes: number = DEFAULT_
   const headerBytes = i;
   // A malformed CONNECT target (port 0 or 99999, no port, a bad name) is still an HTTP request:
   // the CONNECT route answers it with 400 itself, which it could not do if it were not HTTP.
-  const where = isConnect ? parseAuthority(bytes, targetStart, targetEnd, true) : hostAuth;
+  // The CONNECT target in the one spelling the tunnel dials and the allowlist judges
+  // (canonicalHostText), so that an `http.host` route sees the place the tunnel goes however the
+  // client wrote it.
+  const target = isConnect ? parseAuthority(bytes, targetStart, targetEnd, true) : undefined;
+  const where = isConnect ? (target?.host === undefined ? target : { host: canonicalHostText(target.host), port: target.port }) : hostAuth;
 
   return ok(
     {

@@ -8,7 +8,7 @@
  * brackets, and the inet_aton forms "127.1", "2130706433", "0177.0.0.1", "0x7f.1" — is not an
  * address here (undefined): such text must never reach getaddrinfo, which reads it as an address.
  */
-import { parseIPv4, parseIPv6 } from './ip-address.js';
+import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from './ip-address.js';
 
 export interface CanonicalAddress {
   /** 'ipv4' also for the IPv6 forms that ARE an IPv4 address (mapped, compatible, translated). */
@@ -113,4 +113,18 @@ export function endsInNumber(name: string): boolean {
   const bare = name.endsWith('.') ? name.slice(0, -1) : name;
   const last = bare.slice(bare.lastIndexOf('.') + 1);
   return /^\d+$/.test(last) || /^0x[0-9a-f]*$/i.test(last);
+}
+
+/**
+ * The one spelling of a host that routes, allowlists and the tunnel all see: an address in its
+ * canonical text (an IPv6 form that is an IPv4 address written as that IPv4 address, other IPv6
+ * compressed and lowercase), a name lowercased without its one trailing dot. A CONNECT route
+ * matching on `http.host` and the tunnel that then dials must read one target the same way, or
+ * "admin.internal." or "[::ffff:10.0.0.5]" would slip past a route written for the plain form.
+ */
+export function canonicalHostText(host: string): string {
+  const c = canonicalAddress(host);
+  if (c !== undefined) return c.family === 'ipv4' ? formatIPv4(c.bytes) : formatIPv6(c.bytes);
+  const lower = host.toLowerCase();
+  return lower.endsWith('.') ? lower.slice(0, -1) : lower;
 }

@@ -3,6 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { canonicalHostText } from '../../src/protocols/ip-canonical.js';
 import { httpSignature, parseHttpRequest, type HttpRequestHead } from '../../src/protocols/http-request.js';
 import { HTTP_CORPUS, SSH_CORPUS, TLS_CORPUS, V1_CORPUS } from './corpora.js';
 import { check, fc, ipv6BytesArb, ipv6TextForms, latin1, parserProperties } from './support.js';
@@ -171,8 +172,9 @@ const connectArb: fc.Arbitrary<Head> = fc
         method: 'CONNECT',
         target,
         version: '1.1' as const,
-        // host/hostPort are the target's, whatever Host says (RFC 9110 §9.3.6: the tunnel goes there).
-        host: auth.host,
+        // host/hostPort are the target's, whatever Host says (RFC 9110 §9.3.6: the tunnel goes there),
+        // in the spelling the tunnel dials (test/property/connect-host-agreement checks that spelling).
+        host: auth.host === undefined ? undefined : canonicalHostText(auth.host),
         hostPort: port.port,
         hostHeader: hostHeaderOf(host),
         headerBytes: headLength,
