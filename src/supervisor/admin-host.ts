@@ -30,8 +30,25 @@ export class AdminHost {
       if (admin !== undefined) this.running?.setAccess(adminAccess(admin));
       return;
     }
-    const next = admin === undefined ? undefined : await startAdminServer(admin.listen, this.source, this.log, adminAccess(admin));
-    await this.running?.close();
+    let next: RunningAdmin | undefined;
+    if (admin !== undefined && this.running !== undefined && admin.listen.port !== 0 && admin.listen.port === this.running.address.port) {
+      // Another spelling of the same port ("localhost:9900" after "127.0.0.1:9900", a wildcard
+      // after one address): the new bind would collide with the running endpoint, so that one
+      // closes first, and comes back where it was if the new address cannot be bound.
+      const old = this.running;
+      await old.close();
+      this.running = undefined;
+      try {
+        next = await startAdminServer(admin.listen, this.source, this.log, adminAccess(admin));
+      } catch (e) {
+        this.running = await startAdminServer({ host: old.address.address, port: old.address.port }, this.source, this.log, adminAccess(admin)).catch(() => undefined);
+        if (this.running === undefined) this.address = undefined;
+        throw e;
+      }
+    } else {
+      next = admin === undefined ? undefined : await startAdminServer(admin.listen, this.source, this.log, adminAccess(admin));
+      await this.running?.close();
+    }
     this.running = next;
     this.address = wanted;
     if (next !== undefined) {
@@ -45,7 +62,10 @@ export class AdminHost {
     try {
       await this.apply(admin);
     } catch (e) {
-      this.log.error({ err: (e as Error).message }, 'admin endpoint not moved: the running one stays');
+      // The new token and allowed_hosts hold even so: a reload that rotates a leaked token must
+      // not leave it working because the endpoint could not move at the same time.
+      if (admin !== undefined) this.running?.setAccess(adminAccess(admin));
+      this.log.error({ err: (e as Error).message }, 'admin endpoint not moved: the running one stays, with the new access settings');
     }
   }
 
