@@ -8,6 +8,7 @@ import type { ApplyOutcome, Controller, WorkerStatus } from './controller.js';
 import type { DropPlan } from './messages.js';
 import { dropPrivileges } from './privileges.js';
 import { PortplexError } from '../errors.js';
+import { readTokenFile } from '../config/admin-token.js';
 
 export class InProcessController implements Controller {
   private running: RunningPortplex | undefined;
@@ -33,6 +34,14 @@ export class InProcessController implements Controller {
         throw new PortplexError('PORTPLEX_ERR_ROOT', `cannot switch to user "${this.drop.user}": ${(e as Error).message}`);
       }
       this.log.info({ user: this.drop.user, group: this.drop.group }, 'privileges dropped after binding');
+      // Every reload re-reads admin.token_file, now as this user: a file only root could read
+      // would refuse every later reload, so say it now, while the admin is watching the start.
+      const tokenFile = rules.admin?.tokenFile;
+      const read = tokenFile === undefined ? undefined : readTokenFile(tokenFile.path);
+      if (read !== undefined && !read.ok) {
+        await this.running.close();
+        throw new PortplexError('PORTPLEX_ERR_ROOT', `${read.message}: after switching to user "${this.drop.user}" it cannot be read, so no reload could succeed; make it readable by that user (chown or chgrp, mode 0640)`);
+      }
     }
   }
 
