@@ -8,9 +8,11 @@
  * incomplete answer that carries a `resume` state (result.ts Suspended) is carried on from there
  * on every growth (the parser reads the new bytes only, and the answer is the one a parse from
  * byte 0 gives); one that says what it `needed` (a message whose length field has arrived) is
- * recomputed once that many bytes are in. Either way the answer is recomputed over every byte once
- * nothing more will come (`final`), so the answer at the cap, the deadline or EOF never depends on
- * how the bytes arrived.
+ * recomputed once that many bytes are in, and over every byte once nothing more will come
+ * (`final`). A resumed answer already is the from-scratch one at every length. Either way the
+ * answer at the cap, the deadline or EOF never depends on how the bytes arrived. (A resumable
+ * parser that also says what it needs, TLS inside a record, is still carried on at each growth:
+ * constant work per segment, so linear overall.)
  */
 import { tlsSignature, type ClientHello } from '../protocols/tls-client-hello.js';
 import type { HttpRequestHead } from '../protocols/http-request.js';

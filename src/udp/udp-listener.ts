@@ -82,8 +82,10 @@ function bindOne(initial: ListenerConfig, runtime: () => Runtime, table: FlowTab
         // connection's server, if the connection's route takes this address.
         if (!connection.admits(src, rinfo.port)) return table.drop('moved-off-route');
         flow = UdpFlow.pathOf(connection, key, rinfo.address, rinfo.port, src, now);
-        table.add(flow);
+        // Joined before it is added: adding to a full table may evict the connection's only other
+        // path, and the connection's IDs must then stay with this one rather than go with it.
         table.join(flow, connection);
+        table.add(flow);
         flow.openPath();
       } else {
         flow = new UdpFlow(key, host, rt, rinfo.address, rinfo.port, src, now);

@@ -46,7 +46,8 @@ function oneRtt(dcid: Uint8Array, tag: string): Buffer {
 
 /**
  * Stands in for a QUIC server: records every datagram with the portplex socket it came from and
- * answers each, to that socket, with a Handshake packet naming its connection ID followed by
+ * answers each, to that socket, with a Handshake packet naming its connection ID (a 1-RTT packet,
+ * which does not name it, once the client sent a short header) followed by
  * `to:` and what it got (a real server answers only what it can decrypt; this one shows where
  * answers go). With `negotiate`, a client Initial first gets a Version Negotiation packet, whose
  * SCID is the client's own DCID.
@@ -58,7 +59,10 @@ async function fakeQuicServer(index: number, cid: Buffer, seen: Seen[], negotiat
     const long = (data[0]! & 0x80) !== 0;
     const clientScid = long ? data.subarray(6 + data[5]! + 1, 6 + data[5]! + 1 + data[6 + data[5]!]!) : Buffer.from('clientsc');
     if (long && negotiate) s.send(versionNegotiation(data.subarray(6, 6 + data[5]!), clientScid), from.port, from.address);
-    s.send(Buffer.concat([handshakePacket(clientScid, cid), Buffer.from('to:'), data]), from.port, from.address);
+    // A long-header packet only during the handshake; after it (a short header came in) a real
+    // server speaks 1-RTT, whose short header names the client's ID and never its own again.
+    const head = long ? handshakePacket(clientScid, cid) : Buffer.concat([Buffer.from([0x41]), clientScid, Buffer.alloc(20, 0xbb)]);
+    s.send(Buffer.concat([head, Buffer.from('to:'), data]), from.port, from.address);
   });
   s.bind(0, '127.0.0.1');
   await once(s, 'listening');
@@ -142,6 +146,23 @@ ${opts.udp ?? ''}`);
     const fresh = await client();
     await open(fresh, seen);
     assert.notEqual(seen[seen.length - 1]!.server, path.server);
+  });
+
+  it('a move into a full table keeps the connection: the path it evicts is the old one, and a second move still finds the server', async () => {
+    const { p, seen, cid, client } = await scene({ udp: 'udp: { flows: 1 }' });
+    const first = await client();
+    const { path } = await open(first, seen);
+    await first.close();
+    const second = await client();
+    await second.send(oneRtt(cid, 'first move'));
+    await until(() => answered(second, 'first move'), 'the answer after the first move');
+    assert.equal(p.running.flows.size, 1, 'the table holds one flow: the old path was evicted');
+    await second.close();
+    const third = await client();
+    await third.send(oneRtt(cid, 'second move'));
+    await until(() => answered(third, 'second move'), 'the answer after the second move');
+    assert.equal(seen[seen.length - 1]!.server, path.server, 'the connection was still known');
+    assert.equal(p.running.flows.stats.migrated, 2);
   });
 
   it("a datagram that copies the client's Initial DCID (even one a Version Negotiation echoed) gets no flow of it", async () => {
