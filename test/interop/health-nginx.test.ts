@@ -14,7 +14,7 @@ async function waitForStatus(px: Awaited<ReturnType<typeof startFromYaml>>, back
     (async () => {
       while (read() !== status) await new Promise((r) => setTimeout(r, 25));
     })(),
-    10_000,
+    20_000,
     `${backend} ${status}`,
   );
 }
@@ -24,7 +24,9 @@ it('nginx ssl proxy_protocol: a tls check with the PROXY header says up, one wit
   if (nginx === undefined) return;
   const ng = await startNginx(t, nginx);
   const port = ng.tlsPort;
-  const check = 'type: tls, sni: demo.test, alpn: [http/1.1], interval: 150ms, timeout: 140ms, rise: 1, fall: 1';
+  // A handshake gets 2 s: on a loaded machine (CI beside another test run) 140 ms timed out a
+  // healthy nginx. Each "up" is waited for, so one slow check is retried, never a failure.
+  const check = 'type: tls, sni: demo.test, alpn: [http/1.1], interval: 2s, timeout: 2s, rise: 1, fall: 1';
   const px = await startFromYaml(`listeners: ["127.0.0.1:0"]
 backends:
   with-v2: { send_proxy: v2, servers: ["127.0.0.1:${port}"], health: { ${check} } }
@@ -47,6 +49,7 @@ default: with-v2
       10_000,
       'a check result for every backend',
     );
+    for (const name of ['with-v2', 'with-v1', 'http-answer']) await waitForStatus(px, name, 'up');
     const snap = new Map(px.running.snapshot().map((b) => [b.name, b.servers[0]!]));
     for (const name of ['with-v2', 'with-v1', 'http-answer']) {
       assert.equal(snap.get(name)!.status, 'up', `${name}: ${JSON.stringify(snap.get(name))}`);
