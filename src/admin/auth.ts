@@ -4,16 +4,11 @@
  * two 32-byte digests are compared with timingSafeEqual, so neither the comparison time nor a
  * length check tells an attacker how much of a guess was right.
  */
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { timingSafeEqual } from 'node:crypto';
+import { tokenDigest } from '../config/admin-token.js';
 
-/** RFC 6750 §2.1 b64token: letters, digits, "-._~+/", then any "=" padding. */
-export const BEARER_TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 /** credentials = auth-scheme 1*SP token68 (RFC 9110 §11.4); the scheme is case-insensitive (§11.1). */
 const BEARER_CREDENTIALS = /^bearer +([A-Za-z0-9\-._~+/]+=*)$/i;
-
-export function tokenDigest(token: string): Uint8Array {
-  return createHash('sha256').update(token, 'latin1').digest();
-}
 
 /** Whether an Authorization header value carries the token whose digest is `digest`. */
 export function bearerMatches(authorization: string | undefined, digest: Uint8Array): boolean {

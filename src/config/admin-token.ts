@@ -4,8 +4,8 @@
  * mistake, and the running rules stay. Only the token's SHA-256 is kept; no message ever quotes
  * the file's content.
  */
+import { createHash } from 'node:crypto';
 import { closeSync, constants, fstatSync, openSync, readSync } from 'node:fs';
-import { BEARER_TOKEN, tokenDigest } from '../admin/auth.js';
 import type { ConfigIssue } from './yaml-reader.js';
 import type { RulesConfig, SourcePos } from './types.js';
 
@@ -13,6 +13,14 @@ import type { RulesConfig, SourcePos } from './types.js';
 export const TOKEN_FILE_MAX_BYTES = 4096;
 /** Below this many characters `check` warns: a bearer token is a password that is never typed. */
 export const TOKEN_MIN_CHARS = 16;
+
+/** RFC 6750 §2.1 b64token: letters, digits, "-._~+/", then any "=" padding. */
+export const BEARER_TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+
+/** What is kept of a token: its SHA-256 (the admin endpoint compares digests, src/admin/auth.ts). */
+export function tokenDigest(token: string): Uint8Array {
+  return createHash('sha256').update(token, 'latin1').digest();
+}
 
 type TokenRead = { readonly ok: true; readonly token: string } | { readonly ok: false; readonly message: string };
 

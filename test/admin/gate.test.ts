@@ -6,7 +6,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { adminAccess, admit, OPEN_ACCESS, type AdminAccess, type RequestFacts } from '../../src/admin/gate.js';
-import { bearerMatches, tokenDigest } from '../../src/admin/auth.js';
+import { bearerMatches } from '../../src/admin/auth.js';
+import { tokenDigest } from '../../src/config/admin-token.js';
 import { hostAllowed, hostPolicy } from '../../src/admin/host-check.js';
 import { parseAuthority } from '../../src/admin/request-target.js';
 import type { AdminConfig } from '../../src/config/types.js';

@@ -9,7 +9,7 @@ import { describe, it, type TestContext } from 'node:test';
 import assert from 'node:assert/strict';
 import { startAdminServer, type AdminAccess, type RunningAdmin } from '../../src/admin/server.js';
 import { OPEN_ACCESS } from '../../src/admin/gate.js';
-import { tokenDigest } from '../../src/admin/auth.js';
+import { tokenDigest } from '../../src/config/admin-token.js';
 import { hostPolicy } from '../../src/admin/host-check.js';
 import type { Logger } from '../../src/observe/logger.js';
 import { LogCapture } from '../helpers/net.js';

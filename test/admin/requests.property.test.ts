@@ -11,7 +11,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { startAdminServer } from '../../src/admin/server.js';
-import { tokenDigest } from '../../src/admin/auth.js';
+import { tokenDigest } from '../../src/config/admin-token.js';
 import { hostPolicy } from '../../src/admin/host-check.js';
 import { LogCapture } from '../helpers/net.js';
 import { mulberry32, mutate } from '../helpers/fuzz.js';
