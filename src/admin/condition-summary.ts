@@ -5,7 +5,7 @@
  */
 import type { RulePattern } from '../config/rule-pattern.js';
 import type { Cidr, Condition, NamePattern, TextPattern } from '../config/types.js';
-import { tlsVersionName } from '../protocols/tls-client-hello.js';
+import { tlsVersionName } from '../protocols/tls/client-hello.js';
 
 /** Longer summaries are cut: the page shows one line per route. */
 export const SUMMARY_MAX = 160;

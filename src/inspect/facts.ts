@@ -14,9 +14,9 @@
  * parser that also says what it needs, TLS inside a record, is still carried on at each growth:
  * constant work per segment, so linear overall.)
  */
-import { tlsSignature, type ClientHello } from '../protocols/tls-client-hello.js';
-import type { HttpRequestHead } from '../protocols/http-request.js';
-import type { SshBanner } from '../protocols/ssh-banner.js';
+import { tlsSignature, type ClientHello } from '../protocols/tls/client-hello.js';
+import type { HttpRequestHead } from '../protocols/http/request.js';
+import type { SshBanner } from '../protocols/ssh/banner.js';
 import { resumeOf, type ParseResult } from '../protocols/result.js';
 import { DATAGRAM_PARSERS, PARSERS, type ParserKey } from './protocol-table.js';
 

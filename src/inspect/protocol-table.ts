@@ -4,24 +4,24 @@
  * conditions read parsed facts through this one table (a static table: nothing registers itself).
  */
 import type { Protocol } from '../config/types.js';
-import { parseAdbConnect } from '../protocols/adb.js';
-import { parseHttp2Preface } from '../protocols/http2-preface.js';
-import { resumeHttpRequest, type HttpResume } from '../protocols/http-request.js';
-import { parseMqttConnect } from '../protocols/mqtt.js';
-import { parseOpenVpnTcp, parseOpenVpnUdp } from '../protocols/openvpn.js';
-import { parseDnsQuery } from '../protocols/dns.js';
-import { parseQuicClientHello, type QuicClientHello } from '../protocols/quic-initial.js';
+import { parseAdbConnect } from '../protocols/adb/parse.js';
+import { parseHttp2Preface } from '../protocols/http2/preface.js';
+import { resumeHttpRequest, type HttpResume } from '../protocols/http/request.js';
+import { parseMqttConnect } from '../protocols/mqtt/parse.js';
+import { parseOpenVpnTcp, parseOpenVpnUdp } from '../protocols/openvpn/parse.js';
+import { parseDnsQuery } from '../protocols/dns/parse.js';
+import { parseQuicClientHello, type QuicClientHello } from '../protocols/quic/initial.js';
 import { ok, type ParseResult } from '../protocols/result.js';
-import type { ClientHello } from '../protocols/tls-client-hello.js';
-import { parseWireGuardInitiation } from '../protocols/wireguard.js';
-import { parsePostgresStartup } from '../protocols/postgres.js';
-import { parseRdpConnectionRequest } from '../protocols/rdp.js';
-import { resumeSocks, type SocksResume } from '../protocols/socks.js';
-import { resumeSshBanner, type SshResume } from '../protocols/ssh-banner.js';
-import { resumeSyslog, type SyslogResume } from '../protocols/syslog.js';
-import { resumeTinc, type TincResume } from '../protocols/tinc.js';
-import { resumeClientHello, type TlsResume } from '../protocols/tls-client-hello.js';
-import { resumeXmppStreamHeader, type XmppResume } from '../protocols/xmpp.js';
+import type { ClientHello } from '../protocols/tls/client-hello.js';
+import { parseWireGuardInitiation } from '../protocols/wireguard/parse.js';
+import { parsePostgresStartup } from '../protocols/postgres/parse.js';
+import { parseRdpConnectionRequest } from '../protocols/rdp/parse.js';
+import { resumeSocks, type SocksResume } from '../protocols/socks/parse.js';
+import { resumeSshBanner, type SshResume } from '../protocols/ssh/banner.js';
+import { resumeSyslog, type SyslogResume } from '../protocols/syslog/parse.js';
+import { resumeTinc, type TincResume } from '../protocols/tinc/parse.js';
+import { resumeClientHello, type TlsResume } from '../protocols/tls/client-hello.js';
+import { resumeXmppStreamHeader, type XmppResume } from '../protocols/xmpp/parse.js';
 
 /** A parser kind: several `protocol:` values may share one (socks4 and socks5 both read SOCKS). */
 export type ParserKey = 'tls' | 'http' | 'ssh' | 'socks' | 'openvpn' | 'xmpp' | 'rdp' | 'postgres' | 'mqtt' | 'adb' | 'http2' | 'tinc' | 'syslog' | 'quic' | 'dns' | 'wireguard';

@@ -13,12 +13,12 @@ import { headerEndpoints, inboundStep, isLocalHeader } from '../inspect/inbound-
 import { PeekBuffer } from '../inspect/peek-buffer.js';
 import type { MatchContext } from '../matchers/context.js';
 import { escapeClientText } from '../observe/escape.js';
-import { proxySignature, type InboundProxyHeader } from '../protocols/proxy-decode.js';
-import { tlsVersionName } from '../protocols/tls-client-hello.js';
-import { unmapIPv4 } from '../protocols/ip-address.js';
-import type { PostgresFirstMessage } from '../protocols/postgres.js';
-import type { RdpConnectionRequest } from '../protocols/rdp.js';
-import type { XmppStreamHeader } from '../protocols/xmpp.js';
+import { proxySignature, type InboundProxyHeader } from '../protocols/proxy/decode.js';
+import { tlsVersionName } from '../protocols/tls/client-hello.js';
+import { unmapIPv4 } from '../protocols/ip/address.js';
+import type { PostgresFirstMessage } from '../protocols/postgres/parse.js';
+import type { RdpConnectionRequest } from '../protocols/rdp/parse.js';
+import type { XmppStreamHeader } from '../protocols/xmpp/parse.js';
 import { outgoingHeader } from '../proxy/outgoing-header.js';
 import { splice, type GuardVerdict, type SpliceOptions } from '../proxy/splice.js';
 import { openConnectTunnel, openSniForward, type TunnelOutcome } from '../forward/tunnel.js';

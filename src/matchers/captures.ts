@@ -3,9 +3,9 @@
  * Postgres message kind, user and database.
  */
 import type { NamePattern, PostgresKind, TextPattern } from '../config/types.js';
-import type { PostgresFirstMessage } from '../protocols/postgres.js';
-import type { RdpConnectionRequest } from '../protocols/rdp.js';
-import type { XmppStreamHeader } from '../protocols/xmpp.js';
+import type { PostgresFirstMessage } from '../protocols/postgres/parse.js';
+import type { RdpConnectionRequest } from '../protocols/rdp/parse.js';
+import type { XmppStreamHeader } from '../protocols/xmpp/parse.js';
 import type { Matcher } from './context.js';
 import { nameMatches } from './names.js';
 import { overParsed } from './parsed.js';

@@ -2,7 +2,7 @@
  * Implicit in every `connect:` route: an HTTP/1 request head is complete — valid or not, so a
  * malformed CONNECT still gets its 400 — and anything that is not HTTP at all is no-match.
  */
-import { httpSignature } from '../protocols/http-request.js';
+import { httpSignature } from '../protocols/http/request.js';
 import { more, type Matcher } from './context.js';
 import { NO, YES } from './verdict.js';
 

@@ -9,8 +9,8 @@ import { compileCondition } from '../matchers/registry.js';
 import { MORE, NO, verdictName, type Verdict } from '../matchers/verdict.js';
 import { PROTOCOL_TABLE } from '../inspect/protocol-table.js';
 import { RouteTable } from './route-table.js';
-import { tlsVersionName, type ClientHello } from '../protocols/tls-client-hello.js';
-import type { HttpRequestHead } from '../protocols/http-request.js';
+import { tlsVersionName, type ClientHello } from '../protocols/tls/client-hello.js';
+import type { HttpRequestHead } from '../protocols/http/request.js';
 import { escapeClientText } from '../observe/escape.js';
 
 export interface ExplainedRoute {

@@ -12,7 +12,7 @@ import { Facts } from '../../src/inspect/facts.js';
 import type { MatchContext } from '../../src/matchers/context.js';
 import { RouteTable } from '../../src/router/route-table.js';
 import { clientInitialDatagrams, handshakeOfRecord } from '../helpers/quic-initial-builder.js';
-import { parseQuicClientHello, parseQuicLongHeader, QUIC_VERSION_1, QUIC_VERSION_2 } from '../../src/protocols/quic-initial.js';
+import { parseQuicClientHello, parseQuicLongHeader, QUIC_VERSION_1, QUIC_VERSION_2 } from '../../src/protocols/quic/initial.js';
 
 const fixture = (name: string): Buffer => readFileSync(new URL(`../../../test/fixtures/${name}`, import.meta.url));
 /** A datagram recording: each datagram preceded by its length as a 2-byte big-endian integer (test/fixtures/README.md). */
