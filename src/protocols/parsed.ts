@@ -1,5 +1,5 @@
-import type { ParseResult } from '../protocols/result.js';
-import { more, type MatchContext } from './context.js';
+import type { ParseResult } from './result.js';
+import { more, type MatchContext } from './match-context.js';
 import { NO, YES, type Verdict } from './verdict.js';
 
 /** Decides over a parsed fact: `test` runs only on a complete parse; invalid input never matches. */
