@@ -49,6 +49,7 @@
  * decimal digits), the presentation format of RFC 1035 §5.1, so the text names exactly one wire name.
  */
 import { invalid, ok, type DatagramParseResult } from '../result.js';
+import { u16 } from '../bytes.js';
 
 export type DnsOpcode = 'QUERY' | 'NOTIFY' | 'UPDATE';
 
@@ -81,10 +82,6 @@ const TYPE_SOA = 6;
 const TYPE_OPT = 41;
 const TYPE_IXFR = 251;
 const TYPE_TSIG = 250;
-
-function u16(b: Uint8Array, at: number): number {
-  return (b[at]! << 8) | b[at + 1]!;
-}
 
 /** A reason (string) or what was read. */
 type Read<T> = T | string;

@@ -45,6 +45,7 @@
 import { isIPv6 } from 'node:net';
 import { canonicalHostText } from '../ip/canonical.js';
 import { invalid, ok, settled, suspend, type ParseResult } from '../result.js';
+import { latin1 } from '../bytes.js';
 
 export interface HttpRequestHead {
   readonly method: string; // as sent (token chars per RFC 9110 §5.6.2), e.g. 'GET', 'CONNECT'
@@ -83,11 +84,6 @@ const CONNECT = [0x43, 0x4f, 0x4e, 0x4e, 0x45, 0x43, 0x54]; // "CONNECT"
 
 function isHex(b: number): boolean {
   return (b >= 0x30 && b <= 0x39) || (b >= 0x41 && b <= 0x46) || (b >= 0x61 && b <= 0x66);
-}
-
-/** A latin1 string of bytes[start, end) without copying the bytes (Buffer view over the same memory). */
-function latin1(bytes: Uint8Array, start: number, end: number): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1');
 }
 
 function equalsAscii(bytes: Uint8Array, start: number, end: number, word: readonly number[]): boolean {

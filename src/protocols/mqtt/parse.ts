@@ -62,6 +62,7 @@
  * (and the inspect limit) for clients that send large wills.
  */
 import { isUtf8 } from 'node:buffer';
+import { u32 } from '../bytes.js';
 import { incomplete, invalid, ok, type ParseResult } from '../result.js';
 
 export interface MqttConnect {
@@ -152,7 +153,7 @@ class Cursor {
     const b = this.bytes;
     const p = this.pos;
     this.pos += 4;
-    return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
+    return u32(b, p);
   }
 
   /** MQTT 5.0 Variable Byte Integer (§1.5.5), minimal encoding required; undefined when stopped. */

@@ -50,6 +50,7 @@
  * `ok.length` is the declared message length; bytes after it (e.g. a TLS ClientHello pipelined after
  * an SSLRequest) are not looked at.
  */
+import { u32 } from '../bytes.js';
 import { incomplete, invalid, ok, type ParseResult } from '../result.js';
 
 export interface PostgresFirstMessage {
@@ -102,10 +103,6 @@ function int32StartsLike(bytes: Uint8Array, at: number, have: number, value: num
   return true;
 }
 
-function readInt32(bytes: Uint8Array, at: number): number {
-  return ((bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!) >>> 0;
-}
-
 function utf8(bytes: Uint8Array, start: number, end: number): string {
   return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('utf8');
 }
@@ -116,7 +113,7 @@ export function parsePostgresStartup(bytes: Uint8Array): ParseResult<PostgresFir
   const haveLen = Math.min(bytes.length, 4);
   if (!int32CanBeIn(bytes, 0, haveLen, MIN_LENGTH, MAX_LENGTH)) return invalid('invalid length of startup packet');
   if (haveLen < 4) return incomplete();
-  const length = readInt32(bytes, 0);
+  const length = u32(bytes, 0);
 
   // --- Int32 code ---
   const haveCode = Math.min(bytes.length - 4, 4);
@@ -128,7 +125,7 @@ export function parsePostgresStartup(bytes: Uint8Array): ParseResult<PostgresFir
       : invalid('unsupported protocol version or request code');
   }
   if (haveCode < 4) return incomplete(length);
-  const code = readInt32(bytes, 4);
+  const code = u32(bytes, 4);
 
   switch (code) {
     case PG_SSL_REQUEST_CODE:

@@ -44,6 +44,7 @@
 import { isIPv6 } from 'node:net';
 import { formatIPv6Address } from './v2.js';
 import { incomplete, invalid, ok, type ParseResult } from '../result.js';
+import { isDigit } from '../bytes.js';
 
 export interface ProxyV1Header {
   readonly version: 1;
@@ -64,10 +65,6 @@ const KEYWORDS = [
   { kw: 'TCP6', family: 'tcp6' },
   { kw: 'UNKNOWN', family: 'unknown' },
 ] as const;
-
-function isDigit(c: number): boolean {
-  return c >= 0x30 && c <= 0x39;
-}
 
 function hexValue(c: number): number {
   if (c >= 0x30 && c <= 0x39) return c - 0x30;

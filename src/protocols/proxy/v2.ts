@@ -71,6 +71,7 @@ import { TextDecoder } from 'node:util';
 import { crc32c } from './crc32c.js';
 import { formatIPv4, formatIPv6 } from '../ip/address.js';
 import { incomplete, invalid, ok, type ParseResult } from '../result.js';
+import { latin1 } from '../bytes.js';
 
 /** @internal Kept for proxy-v1.ts, not part of the parser API: RFC 5952 text of 16 bytes (ip-address.ts). */
 export { formatIPv6 as formatIPv6Address } from '../ip/address.js';
@@ -153,10 +154,6 @@ function unixPath(b: Uint8Array, off: number): string {
   let stop = start;
   while (stop < end && b[stop] !== 0) stop++;
   return prefix + Buffer.from(b.buffer, b.byteOffset + start, stop - start).toString('utf8');
-}
-
-function latin1(b: Uint8Array): string {
-  return Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
 }
 
 function decodeUtf8(b: Uint8Array): string | undefined {

@@ -26,6 +26,7 @@ import {
   type QuicPacketKeys,
 } from './keys.js';
 import { parseClientHelloMessage, type ClientHello } from '../tls/client-hello.js';
+import { u32 } from '../bytes.js';
 
 export { QUIC_VERSION_1, QUIC_VERSION_2 } from './keys.js';
 
@@ -91,10 +92,6 @@ interface HeaderAt {
   readonly payloadLength: number; // -1: no Length field
   readonly pnOffset: number; // absolute; -1 when none
   readonly end: number; // absolute end of this packet
-}
-
-function u32(b: Uint8Array, p: number): number {
-  return ((b[p]! << 24) | (b[p + 1]! << 16) | (b[p + 2]! << 8) | b[p + 3]!) >>> 0;
 }
 
 /**

@@ -41,6 +41,7 @@
  * (probe.c) checks only the version byte and that the TPKT length equals the bytes read.
  */
 import { incomplete, invalid, ok, type ParseResult } from '../result.js';
+import { latin1 } from '../bytes.js';
 
 export interface RdpConnectionRequest {
   /** IDENTIFIER of "Cookie: mstshash=IDENTIFIER" (latin1, as sent: usually the user name). */
@@ -66,10 +67,6 @@ const RDP_CORRELATION_INFO_LENGTH = 36;
 const CR = 0x0d;
 const LF = 0x0a;
 const COOKIE_PREFIX = 'Cookie: mstshash=';
-
-function latin1(bytes: Uint8Array, start: number, end: number): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1');
-}
 
 function startsWith(bytes: Uint8Array, start: number, end: number, text: string): boolean {
   if (end - start < text.length) return false;

@@ -43,6 +43,7 @@
  *   follows (a client that does not wait for the reply) is not looked at.
  */
 import { incomplete, invalid, ok, settled, suspend, type ParseResult } from '../result.js';
+import { latin1 } from '../bytes.js';
 
 export interface SocksRequest {
   readonly version: 4 | 5;
@@ -65,10 +66,6 @@ export const SOCKS4_MAX_FIELD = 255;
 
 const SOCKS4_HEADER = 8; // VN CD DSTPORT(2) DSTIP(4)
 const NUL = 0x00;
-
-function latin1(bytes: Uint8Array, start: number, end: number): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1');
-}
 
 export function parseSocks(bytes: Uint8Array): ParseResult<SocksRequest> {
   return settled(resumeSocks(bytes));

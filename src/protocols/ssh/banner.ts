@@ -18,6 +18,7 @@
  *   §4.2), and this parser is for what clients send: any byte before "SSH-" is invalid.
  */
 import { incomplete, invalid, ok, settled, suspend, type ParseResult } from '../result.js';
+import { latin1 } from '../bytes.js';
 
 export interface SshBanner {
   readonly protoVersion: string; /* '2.0' or '1.99' */
@@ -33,10 +34,6 @@ const SP = 0x20;
 const CR = 0x0d;
 const LF = 0x0a;
 const DASH = 0x2d;
-
-function ascii(bytes: Uint8Array, start: number, end: number): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1');
-}
 
 function isVersionPrefix(bytes: Uint8Array, start: number, end: number): boolean {
   const len = end - start;
@@ -88,7 +85,7 @@ export function resumeSshBanner(bytes: Uint8Array, from?: SshResume): ParseResul
       i++;
       if (!isVersionPrefix(bytes, PREFIX.length, i)) return invalid('unsupported SSH protocol version');
     }
-    const version = ascii(bytes, PREFIX.length, i);
+    const version = latin1(bytes, PREFIX.length, i);
     if (version !== '2.0' && version !== '1.99') return invalid('unsupported SSH protocol version');
     protoVersion = version;
     i++;
@@ -138,8 +135,8 @@ export function resumeSshBanner(bytes: Uint8Array, from?: SshResume): ParseResul
   return ok(
     {
       protoVersion,
-      software: ascii(bytes, softStart, softEnd),
-      comments: commentStart === -1 ? undefined : ascii(bytes, commentStart, lineEnd),
+      software: latin1(bytes, softStart, softEnd),
+      comments: commentStart === -1 ? undefined : latin1(bytes, commentStart, lineEnd),
       length: i,
     },
     i,

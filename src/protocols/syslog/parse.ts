@@ -37,6 +37,7 @@
  * the message; here PRI must be 0..191 without leading zeros and exactly one SP follows MSG-LEN.
  */
 import { incomplete, invalid, ok, settled, suspend, type ParseResult } from '../result.js';
+import { isDigit } from '../bytes.js';
 
 export interface SyslogMessage {
   readonly framing: 'octet-counting' | 'non-transparent';
@@ -59,10 +60,6 @@ const NUL = 0x00;
 const LT = 0x3c;
 const GT = 0x3e;
 const MIN_MESSAGE = 3; // "<0>"
-
-function isDigit(b: number): boolean {
-  return b >= 0x30 && b <= 0x39;
-}
 
 interface Pri {
   readonly pri: number;

@@ -24,6 +24,7 @@
  * LF (tinc waits for the peer's ID before sending more) are not looked at.
  */
 import { incomplete, invalid, ok, settled, suspend, type ParseResult } from '../result.js';
+import { isDigit, latin1 } from '../bytes.js';
 
 export interface TincId {
   readonly kind: 'node' | 'invitation';
@@ -42,20 +43,12 @@ const LF = 0x0a;
 const DOT = 0x2e;
 const QUESTION = 0x3f;
 
-function isDigit(b: number): boolean {
-  return b >= 0x30 && b <= 0x39;
-}
-
 function isNameChar(b: number): boolean {
   return isDigit(b) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x5f;
 }
 
 function isBase64Char(b: number): boolean {
   return isDigit(b) || (b >= 0x41 && b <= 0x5a) || (b >= 0x61 && b <= 0x7a) || b === 0x2b || b === 0x2f || b === 0x2d || b === 0x5f;
-}
-
-function ascii(bytes: Uint8Array, start: number, end: number): string {
-  return Buffer.from(bytes.buffer, bytes.byteOffset + start, end - start).toString('latin1');
 }
 
 /** Parses a tinc ID line from all bytes received so far. */
@@ -128,7 +121,7 @@ export function resumeTinc(bytes: Uint8Array, from?: TincResume): ParseResult<Ti
       if (i - minorStart > 3) return invalid('malformed tinc protocol minor version');
     }
     if (i === minorStart) return invalid('malformed tinc protocol minor version');
-    minor = Number(ascii(bytes, minorStart, i));
+    minor = Number(latin1(bytes, minorStart, i));
   } else if (isDigit(bytes[i]!)) {
     return invalid('unsupported tinc protocol version');
   }
@@ -137,7 +130,7 @@ export function resumeTinc(bytes: Uint8Array, from?: TincResume): ParseResult<Ti
 
   const value: { kind: 'node' | 'invitation'; name: string; protocolMajor: 17; protocolMinor?: number } = {
     kind: invitation ? 'invitation' : 'node',
-    name: ascii(bytes, nameStart, nameEnd),
+    name: latin1(bytes, nameStart, nameEnd),
     protocolMajor: 17,
   };
   if (minor !== undefined) value.protocolMinor = minor;

@@ -26,6 +26,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { incomplete, invalid, ok, settled, suspend, type ParseResult } from '../result.js';
+import { latin1, u16 } from '../bytes.js';
 
 export interface ClientHello {
   /** SSLv2-compatible (record-less) hello: TLS without SNI/ALPN. */
@@ -284,24 +285,6 @@ function reassemble(b: Uint8Array, hsLen: number): Uint8Array {
     pos = e;
   }
   return out;
-}
-
-/**
- * Decodes bytes s..e as latin1 (one code point per byte). Short strings (ALPN names, most host
- * names) are built directly; longer ones go through a Buffer view of the same memory (no copy).
- */
-function latin1(b: Uint8Array, s: number, e: number): string {
-  if (e - s <= 32) {
-    let out = '';
-    for (let p = s; p < e; p++) out += String.fromCharCode(b[p]!);
-    return out;
-  }
-  return Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('latin1');
-}
-
-/** Reads a big-endian uint16 at p (caller has bound-checked p + 1 < end). */
-function u16(b: Uint8Array, p: number): number {
-  return (b[p]! << 8) | b[p + 1]!;
 }
 
 /**
