@@ -22,7 +22,7 @@ import { performance } from 'node:perf_hooks';
 import { compileRulesText } from '../../src/config/load.js';
 import { Facts } from '../../src/inspect/facts.js';
 import { PeekBuffer } from '../../src/inspect/peek-buffer.js';
-import type { MatchContext } from '../../src/matchers/context.js';
+import type { MatchContext } from '../../src/protocols/match-context.js';
 import { RouteTable } from '../../src/router/route-table.js';
 import { freePort } from '../../test/helpers/interop.js';
 import { HTTP_BODY } from './configs.js';

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
-import { parseClientHello } from '../../src/protocols/tls-client-hello.js';
+import { parseClientHello } from '../../src/protocols/tls/client-hello.js';
 import { HELLO_FILE } from './wire.js';
 
 export interface ParserResult {

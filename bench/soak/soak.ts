@@ -21,7 +21,7 @@ import { runInNewContext } from 'node:vm';
 import { startPortplex, type RunningPortplex } from '../../src/app.js';
 import { compileRulesText } from '../../src/config/load.js';
 import { createLogger } from '../../src/observe/logger.js';
-import { parseClientHello } from '../../src/protocols/tls-client-hello.js';
+import { parseClientHello } from '../../src/protocols/tls/client-hello.js';
 import { buildClientHello } from '../../test/helpers/tls-hello-builder.js';
 import { canonicalIp, readProxyHeader, Rng, writeLocalHeader, writeProxyHeader, type ReceivedHeader } from './wire.js';
 

@@ -12,7 +12,7 @@
  * The port is not compared: port mappings (docker -p, kubectl port-forward) change the port the
  * client sees, and a rebinding page runs on the admin's own port anyway, so it adds no protection.
  */
-import { parseIPv4, parseIPv6 } from '../protocols/ip-address.js';
+import { parseIPv4, parseIPv6 } from '../protocols/ip/address.js';
 import { isLoopbackHost } from '../config/admin.js';
 import type { Authority } from './request-target.js';
 

@@ -6,7 +6,7 @@
  *
  * Reasons never quote the input: they end up in a response body and in the log.
  */
-import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../protocols/ip-address.js';
+import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../protocols/ip/address.js';
 
 export interface Authority {
   /** Lowercase name, dotted-quad IPv4, or IPv6 in its canonical text (RFC 5952), without brackets. */

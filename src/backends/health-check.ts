@@ -7,7 +7,7 @@
 import { connect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import type { HealthConfig, SendProxy, ServerConfig } from '../config/types.js';
-import { encodeProxyV1, encodeProxyV2, proxyAddresses } from '../protocols/proxy-header.js';
+import { encodeProxyV1, encodeProxyV2, proxyAddresses } from '../protocols/proxy/header.js';
 
 export type CheckResult = { readonly ok: boolean; readonly detail: string };
 

@@ -6,7 +6,7 @@
 import { BlockList, isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import type { Node } from 'yaml';
-import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../protocols/ip-address.js';
+import { formatIPv4, formatIPv6, parseIPv4, parseIPv6 } from '../protocols/ip/address.js';
 import { DEFAULTS } from './defaults.js';
 import type { NodeReader } from './yaml-reader.js';
 import type { AdminConfig, RulesConfig } from './types.js';

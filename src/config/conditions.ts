@@ -4,21 +4,17 @@
  */
 import type { Node } from 'yaml';
 import type { NodeReader } from './yaml-reader.js';
-import { POSTGRES_KINDS, PROTOCOLS, type Cidr, type Condition, type NamePattern, type PostgresKind, type Protocol, type TextPattern } from './types.js';
+import type { WhenReader } from '../protocols/module.js';
+import { PROTOCOLS, WHEN_PROTOCOLS } from '../protocols/registry.js';
+import type { Cidr, Condition, NamePattern, Protocol, TextPattern } from './types.js';
 import { isHostName, parseCidr, parseDuration } from './units.js';
 import { compilePattern } from './rule-pattern.js';
 
-export const WHEN_KEYS = ['protocol', 'tls', 'http', 'xmpp', 'rdp', 'postgres', 'bytes', 'src', 'local_port', 'silent', 'not', 'any', 'all'] as const;
-export const TLS_KEYS = ['sni', 'alpn', 'version', 'ech'] as const;
-export const HTTP_KEYS = ['method', 'host'] as const;
+/** The generic keys, and one key per protocol that adds conditions (tls, http, xmpp, rdp, postgres: src/protocols/index.ts). */
+export const WHEN_KEYS: readonly string[] = ['protocol', ...WHEN_PROTOCOLS.map((m) => m.key), 'bytes', 'src', 'local_port', 'silent', 'not', 'any', 'all'];
+const WHEN_OF = new Map(WHEN_PROTOCOLS.map((m) => [m.key as string, m]));
 export const BYTES_KEYS = ['length', 'prefix', 'regex'] as const;
-export const XMPP_KEYS = ['to'] as const;
-export const RDP_KEYS = ['cookie'] as const;
-export const POSTGRES_KEYS = ['kind', 'user', 'database'] as const;
 export const RANGE_KEYS = ['min', 'max'] as const;
-
-export const TLS_VERSIONS: Record<string, number> = { ssl3: 0x0300, '1.0': 0x0301, '1.1': 0x0302, '1.2': 0x0303, '1.3': 0x0304 };
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]{1,32}$/;
 
 function and(parts: Condition[]): Condition {
   if (parts.length === 0) return { kind: 'always' };
@@ -40,19 +36,8 @@ export function compileWhen(r: NodeReader, node: Node | null, what: string): Con
         else if (protocols.length === 0) r.error(value, `${sub} needs at least one of: ${PROTOCOLS.join(', ')}`);
         break;
       }
-      case 'tls':
-        parts.push(compileTls(r, value, sub));
-        break;
-      case 'http':
-        parts.push(compileHttp(r, value, sub));
-        break;
       case 'bytes':
         parts.push(compileBytes(r, value, sub));
-        break;
-      case 'xmpp':
-      case 'rdp':
-      case 'postgres':
-        parts.push(compileCaptures(r, key, value, sub));
         break;
       case 'src': {
         const cidrs: Cidr[] = [];
@@ -89,45 +74,25 @@ export function compileWhen(r: NodeReader, node: Node | null, what: string): Con
         parts.push({ kind: key, inner });
         break;
       }
-    }
-  }
-  return and(parts);
-}
-
-function compileTls(r: NodeReader, node: Node | null, what: string): Condition {
-  const parts: Condition[] = [{ kind: 'protocol', protocols: ['tls'] }];
-  if (node === null) return parts[0]!;
-  const m = r.map(node, what, TLS_KEYS);
-  if (!m) return parts[0]!;
-  for (const [key, { value }] of m) {
-    const sub = `${what}.${key}`;
-    if (key === 'sni') parts.push({ kind: 'tls.sni', patterns: compileNames(r, value, sub) });
-    else if (key === 'alpn') {
-      const names = r.list(value).map((n) => r.string(n, sub)).filter((s): s is string => s !== undefined);
-      for (const n of r.list(value)) {
-        const s = r.scalar(n);
-        if (typeof s === 'string' && Buffer.byteLength(s) > 255) r.error(n, `${sub}: a protocol name is at most 255 bytes`);
+      default: {
+        // A protocol's key (r.map allowed only WHEN_KEYS): it implies `protocol: <key>` and ANDs its sub-keys.
+        const m = WHEN_OF.get(key)!;
+        const implied: Condition = { kind: 'protocol', protocols: [m.key] };
+        if (value === null || (m.when.nullMeansProtocol === true && r.isNull(value))) parts.push(implied);
+        else parts.push(and([implied, ...m.when.compile(whenReader(r), value, sub)]));
       }
-      parts.push({ kind: 'tls.alpn', names });
-    } else if (key === 'version') {
-      const range = compileVersionRange(r, value, sub);
-      if (range) parts.push({ kind: 'tls.version', ...range });
-    } else if (key === 'ech') {
-      const present = r.boolean(value, sub);
-      if (present !== undefined) parts.push({ kind: 'tls.ech', present });
     }
   }
   return and(parts);
 }
 
-function compileVersionRange(r: NodeReader, node: Node | null, what: string): { min: number; max: number } | undefined {
-  const help = `${what} must be a version (ssl3, 1.0, 1.1, 1.2, 1.3), a range such as "1.2..1.3", or {min, max}`;
-  const version = (n: Node | null, v: unknown): number | undefined => {
-    const key = typeof v === 'number' ? v.toFixed(1) : typeof v === 'string' ? v.trim() : '';
-    const out = TLS_VERSIONS[key];
-    return out === undefined ? r.error(n, help) : out;
-  };
-  return compileRange(r, node, what, version, 0xffff);
+/** The rule-file reader a protocol's `when:` key is compiled with. */
+function whenReader(r: NodeReader): WhenReader {
+  return Object.assign(Object.create(r) as NodeReader, {
+    names: (node: Node | null, what: string) => compileNames(r, node, what),
+    texts: (node: Node | null, what: string) => compileTexts(r, node, what),
+    range: (node: Node | null, what: string, read: (n: Node | null, v: unknown) => number | undefined, top: number) => compileRange(r, node, what, read, top),
+  });
 }
 
 /**
@@ -163,28 +128,6 @@ function compileRange(
   return { min, max };
 }
 
-function compileHttp(r: NodeReader, node: Node | null, what: string): Condition {
-  const parts: Condition[] = [{ kind: 'protocol', protocols: ['http'] }];
-  if (node === null) return parts[0]!;
-  const m = r.map(node, what, HTTP_KEYS);
-  if (!m) return parts[0]!;
-  for (const [key, { value }] of m) {
-    const sub = `${what}.${key}`;
-    if (key === 'method') {
-      const methods: string[] = [];
-      for (const n of r.list(value)) {
-        const s = r.string(n, sub);
-        if (s !== undefined && !TOKEN.test(s)) r.error(n, `${sub}: "${s}" is not an HTTP method token`);
-        else if (s !== undefined) methods.push(s);
-      }
-      parts.push({ kind: 'http.method', methods });
-    } else {
-      parts.push({ kind: 'http.host', patterns: compileNames(r, value, sub) });
-    }
-  }
-  return and(parts);
-}
-
 /** "example.com" (exact), "*.example.com" (any name ending in .example.com), "~^regex$" (RE2, case-insensitive). */
 export function compileNames(r: NodeReader, node: Node | null, what: string): NamePattern[] {
   const out: NamePattern[] = [];
@@ -209,25 +152,6 @@ export function compileNames(r: NodeReader, node: Node | null, what: string): Na
     }
   }
   return out;
-}
-
-/** `xmpp: { to }`, `rdp: { cookie }`, `postgres: { kind, user, database }`; each implies its protocol. */
-function compileCaptures(r: NodeReader, protocol: 'xmpp' | 'rdp' | 'postgres', node: Node | null, what: string): Condition {
-  const parts: Condition[] = [{ kind: 'protocol', protocols: [protocol] }];
-  if (node === null || r.isNull(node)) return parts[0]!;
-  const keys = protocol === 'xmpp' ? XMPP_KEYS : protocol === 'rdp' ? RDP_KEYS : POSTGRES_KEYS;
-  const m = r.map(node, what, keys);
-  if (!m) return parts[0]!;
-  for (const [key, { value }] of m) {
-    const sub = `${what}.${key}`;
-    if (key === 'to') parts.push({ kind: 'xmpp.to', patterns: compileNames(r, value, sub) });
-    else if (key === 'cookie') parts.push({ kind: 'rdp.cookie', patterns: compileTexts(r, value, sub) });
-    else if (key === 'kind') {
-      const kinds = r.list(value).map((n) => r.oneOf<PostgresKind>(n, sub, POSTGRES_KINDS)).filter((k): k is PostgresKind => k !== undefined);
-      parts.push({ kind: 'postgres.kind', kinds });
-    } else parts.push({ kind: key === 'user' ? 'postgres.user' : 'postgres.database', patterns: compileTexts(r, value, sub) });
-  }
-  return and(parts);
 }
 
 /** Exact text (compared case-insensitively) or "~regex". */

@@ -7,8 +7,8 @@ import { compileNames, compilePortRanges, compileWhen } from './conditions.js';
 import type { NodeReader } from './yaml-reader.js';
 import type { BackendConfig, Cidr, ConnectActionConfig, ForwardAllowlist, NamePattern, ProxyCredential, RouteAction, RouteConfig, SniForwardConfig } from './types.js';
 import { parseCidr } from './units.js';
-import { parseIPv6 } from '../protocols/ip-address.js';
-import { embeddingNetwork, endsInNumber } from '../protocols/ip-canonical.js';
+import { parseIPv6 } from '../protocols/ip/address.js';
+import { embeddingNetwork, endsInNumber } from '../protocols/ip/canonical.js';
 import { DEFAULTS } from './defaults.js';
 
 export const ROUTE_KEYS = ['name', 'when', 'to', 'connect', 'sni_forward'] as const;

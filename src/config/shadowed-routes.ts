@@ -8,7 +8,8 @@
  * in doubt it says false, and no warning is given.
  */
 import { BlockList } from 'node:net';
-import type { BackendConfig, Cidr, Condition, NamePattern, RouteConfig, RulesConfig, TextPattern } from './types.js';
+import { conditionSpec, isProtocolCondition } from '../protocols/registry.js';
+import type { BackendConfig, Cidr, Condition, RouteConfig, RulesConfig } from './types.js';
 import { routeTransport } from './udp.js';
 import { sameConfig } from './same-config.js';
 
@@ -31,28 +32,14 @@ export function implies(a: Effective, b: Effective): boolean {
   if (b.kind === 'all') return b.inner.every((y: Effective) => implies(a, y));
   if (b.kind === 'any') return b.inner.some((y) => implies(a, y));
   if (a.kind !== b.kind) return false;
+  if (isProtocolCondition(a)) return conditionSpec(a).implies(a, b as typeof a);
   switch (a.kind) {
     case 'protocol':
       return a.protocols.every((p) => (b as typeof a).protocols.includes(p));
-    case 'tls.sni':
-    case 'http.host':
-    case 'xmpp.to':
-      return a.patterns.every((p) => (b as typeof a).patterns.some((q) => nameCovers(q, p)));
-    case 'tls.alpn':
-      return a.names.every((n) => (b as typeof a).names.includes(n));
-    case 'tls.version':
     case 'bytes.length':
       return (b as typeof a).min <= a.min && a.max <= (b as typeof a).max;
-    case 'http.method':
-      return a.methods.every((m) => (b as typeof a).methods.includes(m));
     case 'bytes.prefix':
       return a.prefixes.every((p) => (b as typeof a).prefixes.some((q) => q.length <= p.length && Buffer.from(p.subarray(0, q.length)).equals(q)));
-    case 'rdp.cookie':
-    case 'postgres.user':
-    case 'postgres.database':
-      return a.patterns.every((p) => (b as typeof a).patterns.some((q) => textCovers(q, p)));
-    case 'postgres.kind':
-      return a.kinds.every((k) => (b as typeof a).kinds.includes(k));
     case 'src':
       return a.cidrs.every((c) => (b as typeof a).cidrs.some((d) => cidrCovers(d, c)));
     case 'local_port':
@@ -61,24 +48,9 @@ export function implies(a: Effective, b: Effective): boolean {
       // Silent for a.ms means silent for every shorter time too.
       return (b as typeof a).ms <= a.ms;
     default:
-      // tls.ech, bytes.regex, not, http-head-done: only the identical condition (above).
+      // bytes.regex, not, http-head-done: only the identical condition (above).
       return false;
   }
-}
-
-/** Every name `p` matches, `q` matches too (names arrive lowercased; exact and suffix patterns are stored lowercased). */
-function nameCovers(q: NamePattern, p: NamePattern): boolean {
-  if (q.kind === 'regex') return p.kind === 'exact' ? q.regex.test(p.name) : p.kind === 'regex' && q.regex.sameAs(p.regex);
-  if (q.kind === 'exact') return p.kind === 'exact' && p.name === q.name;
-  // "*.example.com" matches names longer than ".example.com" that end with it.
-  if (p.kind === 'exact') return p.name.length > q.suffix.length && p.name.endsWith(q.suffix);
-  return p.kind === 'suffix' && p.suffix.endsWith(q.suffix);
-}
-
-/** Exact text is compared lowercased, a regex over the text as sent: an exact pattern is covered only by the same exact one. */
-function textCovers(q: TextPattern, p: TextPattern): boolean {
-  if (q.kind === 'exact') return p.kind === 'exact' && p.text === q.text;
-  return p.kind === 'regex' && q.regex.sameAs(p.regex);
 }
 
 function cidrCovers(outer: Cidr, inner: Cidr): boolean {

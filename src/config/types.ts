@@ -2,22 +2,20 @@
  * The compiled, immutable form of a rule file. Everything here has been validated: the rest of
  * portplex never re-checks a value it reads from these types.
  */
+import type { Protocol, ProtocolCondition } from '../protocols/index.js';
+import type { NamePattern } from '../protocols/patterns.js';
 import type { RulePattern } from './rule-pattern.js';
 
-export const PROTOCOLS = ['tls', 'http', 'ssh', 'socks', 'socks4', 'socks5', 'openvpn', 'xmpp', 'rdp', 'postgres', 'mqtt', 'adb', 'http2', 'tinc', 'syslog', 'quic', 'dns', 'wireguard'] as const;
-export type Protocol = (typeof PROTOCOLS)[number];
+// The protocols and their conditions are stated once, in src/protocols/index.ts.
+export { PROTOCOLS } from '../protocols/registry.js';
+export type { Protocol, ProtocolCondition };
+export type { NamePattern, TextPattern } from '../protocols/patterns.js';
 
 /** Stream (TCP) or datagram (UDP) listeners and backends; a route serves the transport of its backend. */
 export type Transport = 'tcp' | 'udp';
 export const TRANSPORTS: readonly Transport[] = ['tcp', 'udp'];
 /** Protocols recognised in a UDP flow's first datagram(s); `tls` there means the ClientHello inside a QUIC Initial. */
 export const UDP_PROTOCOLS: readonly Protocol[] = ['quic', 'tls', 'dns', 'wireguard', 'openvpn'];
-
-/** Exact text (case-insensitive) or "~regex" (RE2, case-sensitive), for captures that are not host names (RDP cookie, Postgres user). */
-export type TextPattern = { readonly kind: 'exact'; readonly text: string } | { readonly kind: 'regex'; readonly regex: RulePattern };
-
-export const POSTGRES_KINDS = ['ssl-request', 'gssenc-request', 'cancel', 'startup'] as const;
-export type PostgresKind = (typeof POSTGRES_KINDS)[number];
 
 export type SendProxy = 'off' | 'v1' | 'v2';
 
@@ -133,35 +131,20 @@ export interface BackendConfig {
   readonly pos: SourcePos;
 }
 
-/** A name pattern for SNI and Host: exact, "*.suffix" (one or more labels), or "~regex" (RE2, case-insensitive). */
-export type NamePattern =
-  | { readonly kind: 'exact'; readonly name: string }
-  | { readonly kind: 'suffix'; readonly suffix: string }
-  | { readonly kind: 'regex'; readonly regex: RulePattern };
-
 export interface Cidr {
   readonly family: 'ipv4' | 'ipv6';
   readonly address: string;
   readonly prefix: number;
 }
 
+/** The generic conditions (src/matchers) and the ones each protocol adds (src/protocols/<name>/). */
 export type Condition =
+  | ProtocolCondition
   | { readonly kind: 'always' }
   | { readonly kind: 'protocol'; readonly protocols: readonly Protocol[] }
-  | { readonly kind: 'tls.sni'; readonly patterns: readonly NamePattern[] }
-  | { readonly kind: 'tls.alpn'; readonly names: readonly string[] }
-  | { readonly kind: 'tls.version'; readonly min: number; readonly max: number }
-  | { readonly kind: 'tls.ech'; readonly present: boolean }
-  | { readonly kind: 'http.method'; readonly methods: readonly string[] }
-  | { readonly kind: 'http.host'; readonly patterns: readonly NamePattern[] }
   | { readonly kind: 'bytes.length'; readonly min: number; readonly max: number }
   | { readonly kind: 'bytes.prefix'; readonly prefixes: readonly Uint8Array[] }
   | { readonly kind: 'bytes.regex'; readonly regex: RulePattern }
-  | { readonly kind: 'xmpp.to'; readonly patterns: readonly NamePattern[] }
-  | { readonly kind: 'rdp.cookie'; readonly patterns: readonly TextPattern[] }
-  | { readonly kind: 'postgres.kind'; readonly kinds: readonly PostgresKind[] }
-  | { readonly kind: 'postgres.user'; readonly patterns: readonly TextPattern[] }
-  | { readonly kind: 'postgres.database'; readonly patterns: readonly TextPattern[] }
   | { readonly kind: 'src'; readonly cidrs: readonly Cidr[] }
   | { readonly kind: 'local_port'; readonly ranges: readonly (readonly [number, number])[] }
   | { readonly kind: 'silent'; readonly ms: number }

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { TLSSocket, createSecureContext, type SecureContext } from 'node:tls';
 import type { DemoServiceConfig } from '../config/types.js';
 import { PortplexError } from '../errors.js';
-import { parseProxyHeader, proxySignature, type InboundProxyHeader } from '../protocols/proxy-decode.js';
+import { parseProxyHeader, proxySignature, type InboundProxyHeader } from '../protocols/proxy/decode.js';
 
 export const DEMO_CERT_DIR = fileURLToPath(new URL('../../../rules/demo-cert/', import.meta.url));
 

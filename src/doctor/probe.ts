@@ -13,7 +13,7 @@ import { Duplex } from 'node:stream';
 import { connect as tlsConnect } from 'node:tls';
 import type { ProxyV2Options, SendProxy } from '../config/types.js';
 import { escapeClientText } from '../observe/escape.js';
-import { parseClientHello } from '../protocols/tls-client-hello.js';
+import { parseClientHello } from '../protocols/tls/client-hello.js';
 import { outgoingHeader } from '../proxy/outgoing-header.js';
 
 // ---------------------------------------------------------------------------------------------

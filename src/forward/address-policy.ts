@@ -13,9 +13,9 @@
  * "127.1") is never one that may be connected to.
  */
 import type { ForwardAllowlist } from '../config/types.js';
-import { nameMatches } from '../matchers/names.js';
-import { canonicalAddress, endsInNumber, within, type CanonicalAddress } from '../protocols/ip-canonical.js';
-import { parseIPv4, parseIPv6 } from '../protocols/ip-address.js';
+import { nameMatches } from '../protocols/patterns.js';
+import { canonicalAddress, endsInNumber, within, type CanonicalAddress } from '../protocols/ip/canonical.js';
+import { parseIPv4, parseIPv6 } from '../protocols/ip/address.js';
 import { refusedByRegistry } from './special-purpose.js';
 
 /** The addresses that decide for `c`: the IPv4 addresses it carries when there are any, else itself. */

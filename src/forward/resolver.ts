@@ -7,7 +7,7 @@
 import { promises as dns } from 'node:dns';
 import { isIP } from 'node:net';
 import { LRUCache } from 'lru-cache';
-import { endsInNumber } from '../protocols/ip-canonical.js';
+import { endsInNumber } from '../protocols/ip/canonical.js';
 
 export type Resolution = { readonly ok: true; readonly addresses: readonly string[] } | { readonly ok: false; readonly error: string };
 

@@ -11,8 +11,8 @@
  * addresses they carry (src/forward/address-policy.ts), so their own entries are never looked up.
  * Pure.
  */
-import { within } from '../protocols/ip-canonical.js';
-import { parseIPv4, parseIPv6 } from '../protocols/ip-address.js';
+import { within } from '../protocols/ip/canonical.js';
+import { parseIPv4, parseIPv6 } from '../protocols/ip/address.js';
 
 interface Entry {
   readonly bytes: Uint8Array;

@@ -9,8 +9,8 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { isHostName } from '../config/units.js';
-import type { HostField } from '../protocols/http-request.js';
-import { canonicalHostText, endsInNumber } from '../protocols/ip-canonical.js';
+import type { HostField } from '../protocols/http/request.js';
+import { canonicalHostText, endsInNumber } from '../protocols/ip/canonical.js';
 
 export type ConnectTarget = { readonly ok: true; readonly host: string; readonly port: number } | { readonly ok: false; readonly reason: string };
 

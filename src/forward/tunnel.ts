@@ -9,7 +9,7 @@ import { dial } from '../backends/dial.js';
 import { basicAuthOk, headerValue } from './auth.js';
 import { forwardPolicy, type Policy } from './address-policy.js';
 import type { TargetResolver } from './resolver.js';
-import type { HostField } from '../protocols/http-request.js';
+import type { HostField } from '../protocols/http/request.js';
 import { hostHeaderDisagrees, parseConnectTarget } from './target.js';
 
 export type Denial = 'bad-request' | 'auth-required' | 'port-not-allowed' | 'host-not-allowed' | 'address-not-allowed' | 'dns-failed' | 'unreachable' | 'timeout';

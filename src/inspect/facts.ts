@@ -14,11 +14,12 @@
  * parser that also says what it needs, TLS inside a record, is still carried on at each growth:
  * constant work per segment, so linear overall.)
  */
-import { tlsSignature, type ClientHello } from '../protocols/tls-client-hello.js';
-import type { HttpRequestHead } from '../protocols/http-request.js';
-import type { SshBanner } from '../protocols/ssh-banner.js';
+import type { HttpRequestHead } from '../protocols/http/request.js';
+import type { ParsedValue } from '../protocols/index.js';
+import type { FactsView } from '../protocols/match-context.js';
 import { resumeOf, type ParseResult } from '../protocols/result.js';
-import { DATAGRAM_PARSERS, PARSERS, type ParserKey } from './protocol-table.js';
+import type { ClientHello } from '../protocols/tls/client-hello.js';
+import { DATAGRAM_ALIASES, DATAGRAM_PARSERS, PARSERS, type ParserKey } from './protocol-table.js';
 
 interface Slot {
   result: ParseResult<unknown>;
@@ -26,7 +27,7 @@ interface Slot {
   at: number;
 }
 
-export class Facts {
+export class Facts implements FactsView {
   private bytes: Uint8Array = EMPTY;
   /** A UDP flow's datagrams so far; undefined for a TCP stream. */
   private datagrams: readonly Uint8Array[] | undefined;
@@ -82,11 +83,18 @@ export class Facts {
     this.size = size;
   }
 
-  /** The answer of one parser over the bytes so far (computed at most once per growth). */
-  get(asked: ParserKey): ParseResult<unknown> {
+  /**
+   * The answer of one parser over the bytes so far (computed at most once per growth), typed by
+   * its key. The one place a slot's answer meets its type: a slot holds only its key's parser's answers.
+   */
+  get<K extends ParserKey>(asked: K): ParseResult<ParsedValue<K>> {
+    return this.answer(asked) as ParseResult<ParsedValue<K>>;
+  }
+
+  private answer(asked: ParserKey): ParseResult<unknown> {
     const datagrams = this.datagrams;
     // On UDP `protocol: quic` and the tls conditions read the same ClientHello: parse it once.
-    const key = datagrams !== undefined && asked === 'quic' ? 'tls' : asked;
+    const key = datagrams === undefined ? asked : (DATAGRAM_ALIASES[asked] ?? asked);
     const slot = this.slots.get(key);
     const n = this.size;
     if (slot !== undefined && !stale(slot, n, this.final)) return slot.result;
@@ -96,8 +104,7 @@ export class Facts {
       result = parse === undefined || datagrams.length === 0 ? NOT_ON_UDP : parse(datagrams, this.maxBytes);
     } else {
       const parse = PARSERS[key];
-      // A cheap look at the first bytes settles most non-TLS connections without a full parse.
-      result = parse === undefined ? NOT_ON_TCP : key === 'tls' && tlsSignature(this.bytes) === 'no' ? NOT_TLS : parse(this.bytes, this.maxBytes, resumeOf(slot?.result));
+      result = parse === undefined ? NOT_ON_TCP : parse(this.bytes, this.maxBytes, resumeOf(slot?.result));
     }
     if (slot === undefined) this.slots.set(key, { result, at: n });
     else {
@@ -108,15 +115,11 @@ export class Facts {
   }
 
   tls(): ParseResult<ClientHello> {
-    return this.get('tls') as ParseResult<ClientHello>;
+    return this.get('tls');
   }
 
   http(): ParseResult<HttpRequestHead> {
-    return this.get('http') as ParseResult<HttpRequestHead>;
-  }
-
-  ssh(): ParseResult<SshBanner> {
-    return this.get('ssh') as ParseResult<SshBanner>;
+    return this.get('http');
   }
 
   /**
@@ -142,22 +145,21 @@ export class Facts {
   }
 
   /** A parser's value when it was already computed and complete (for logs), without parsing anew. */
-  known<T>(key: ParserKey): T | undefined {
+  known<K extends ParserKey>(key: K): ParsedValue<K> | undefined {
     const r = this.slots.get(key)?.result;
-    return r?.kind === 'ok' ? (r.value as T) : undefined;
+    return r?.kind === 'ok' ? (r.value as ParsedValue<K>) : undefined;
   }
 
   clientHello(): ClientHello | undefined {
-    return this.known<ClientHello>('tls');
+    return this.known('tls');
   }
 
   httpHead(): HttpRequestHead | undefined {
-    return this.known<HttpRequestHead>('http');
+    return this.known('http');
   }
 }
 
 const EMPTY = new Uint8Array(0);
-const NOT_TLS: ParseResult<never> = Object.freeze({ kind: 'invalid', reason: 'not a TLS handshake record' });
 const NOT_ON_TCP: ParseResult<never> = Object.freeze({ kind: 'invalid', reason: 'a protocol portplex recognises only over UDP' });
 const NOT_ON_UDP: ParseResult<never> = Object.freeze({ kind: 'invalid', reason: 'a protocol portplex recognises only over TCP' });
 

@@ -9,7 +9,7 @@
  */
 import type { InboundProxyConfig } from '../config/types.js';
 import type { ErrorCode } from '../errors.js';
-import { parseProxyHeader, proxySignature, type InboundProxyHeader } from '../protocols/proxy-decode.js';
+import { parseProxyHeader, proxySignature, type InboundProxyHeader } from '../protocols/proxy/decode.js';
 
 export type InboundStep =
   | { readonly kind: 'wait' }

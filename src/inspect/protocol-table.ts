@@ -1,94 +1,31 @@
 /**
- * Every protocol portplex recognises by the client's first bytes: the parser that decides it, and
- * the fields worth logging once it matched. The `protocol:` condition and the per-protocol
- * conditions read parsed facts through this one table (a static table: nothing registers itself).
+ * Every protocol portplex recognises by the client's first bytes: the parser that decides it on
+ * TCP and on UDP, and what its answer must say for each `protocol:` value. Built from the one
+ * static list of protocols (src/protocols/index.ts): nothing registers itself.
  */
-import type { Protocol } from '../config/types.js';
-import { parseAdbConnect } from '../protocols/adb.js';
-import { parseHttp2Preface } from '../protocols/http2-preface.js';
-import { resumeHttpRequest, type HttpResume } from '../protocols/http-request.js';
-import { parseMqttConnect } from '../protocols/mqtt.js';
-import { parseOpenVpnTcp, parseOpenVpnUdp } from '../protocols/openvpn.js';
-import { parseDnsQuery } from '../protocols/dns.js';
-import { parseQuicClientHello, type QuicClientHello } from '../protocols/quic-initial.js';
-import { ok, type ParseResult } from '../protocols/result.js';
-import type { ClientHello } from '../protocols/tls-client-hello.js';
-import { parseWireGuardInitiation } from '../protocols/wireguard.js';
-import { parsePostgresStartup } from '../protocols/postgres.js';
-import { parseRdpConnectionRequest } from '../protocols/rdp.js';
-import { resumeSocks, type SocksResume } from '../protocols/socks.js';
-import { resumeSshBanner, type SshResume } from '../protocols/ssh-banner.js';
-import { resumeSyslog, type SyslogResume } from '../protocols/syslog.js';
-import { resumeTinc, type TincResume } from '../protocols/tinc.js';
-import { resumeClientHello, type TlsResume } from '../protocols/tls-client-hello.js';
-import { resumeXmppStreamHeader, type XmppResume } from '../protocols/xmpp.js';
+import { PROTOCOL_MODULES, type ParserKey, type Protocol } from '../protocols/index.js';
+import type { DatagramParser, ProtocolModule, StreamParser } from '../protocols/module.js';
 
-/** A parser kind: several `protocol:` values may share one (socks4 and socks5 both read SOCKS). */
-export type ParserKey = 'tls' | 'http' | 'ssh' | 'socks' | 'openvpn' | 'xmpp' | 'rdp' | 'postgres' | 'mqtt' | 'adb' | 'http2' | 'tinc' | 'syslog' | 'quic' | 'dns' | 'wireguard';
+export type { ParserKey } from '../protocols/index.js';
+export type { DatagramParser, StreamParser } from '../protocols/module.js';
 
-/**
- * What a TCP parser reads: every byte of the stream so far. `from` is the `resume` state of this
- * parser's last answer, when that was a Suspended one (result.ts) over a prefix of `bytes`: the
- * parser then reads only the bytes after it. Parsers whose incomplete answers carry `needed`
- * instead (the message says its length) are asked again once that many bytes are in.
- */
-export type StreamParser = (bytes: Uint8Array, maxBytes: number, from?: unknown) => ParseResult<unknown>;
-/** What a UDP parser reads: the datagrams of the flow so far, in arrival order (never empty). */
-export type DatagramParser = (datagrams: readonly Uint8Array[], maxBytes: number) => ParseResult<unknown>;
+/** The common view of a list entry; each folder's own types are kept by the list's tuple type. */
+type Row = ProtocolModule<ParserKey, unknown, Protocol, never>;
+const ROWS = PROTOCOL_MODULES as readonly Row[];
 
 /** TCP: the first bytes of the stream. */
-export const PARSERS: { readonly [K in ParserKey]?: StreamParser } = {
-  tls: (b, max, from) => resumeClientHello(b, max, from as TlsResume | undefined),
-  http: (b, max, from) => resumeHttpRequest(b, max, from as HttpResume | undefined),
-  ssh: (b, _max, from) => resumeSshBanner(b, from as SshResume | undefined),
-  socks: (b, _max, from) => resumeSocks(b, from as SocksResume | undefined),
-  openvpn: (b) => parseOpenVpnTcp(b),
-  xmpp: (b, _max, from) => resumeXmppStreamHeader(b, from as XmppResume | undefined),
-  rdp: (b) => parseRdpConnectionRequest(b),
-  postgres: (b) => parsePostgresStartup(b),
-  mqtt: (b, max) => parseMqttConnect(b, max),
-  adb: (b) => parseAdbConnect(b),
-  http2: (b) => parseHttp2Preface(b),
-  tinc: (b, _max, from) => resumeTinc(b, from as TincResume | undefined),
-  syslog: (b, max, from) => resumeSyslog(b, max, from as SyslogResume | undefined),
-};
+export const PARSERS: { readonly [K in ParserKey]?: StreamParser } = Object.fromEntries(ROWS.flatMap((m) => (m.tcp ? [[m.key, m.tcp]] : [])));
 
 /**
  * UDP: the first datagram(s) of a flow. `tls` is the ClientHello inside QUIC Initial packets (so
- * every tls condition works on HTTP/3), which is also what `protocol: quic` asks for; the others
- * judge the first datagram alone.
+ * every tls condition works on HTTP/3); the others judge the first datagram alone.
  */
-export const DATAGRAM_PARSERS: { readonly [K in ParserKey]?: DatagramParser } = {
-  // `quic` reads the same parse: Facts answers it from this slot.
-  tls: (d, max) => helloOfQuic(parseQuicClientHello(d, max)),
-  dns: (d) => parseDnsQuery(d[0]!),
-  wireguard: (d) => parseWireGuardInitiation(d[0]!),
-  openvpn: (d) => parseOpenVpnUdp(d[0]!),
-};
+export const DATAGRAM_PARSERS: { readonly [K in ParserKey]?: DatagramParser } = Object.fromEntries(ROWS.flatMap((m) => (m.udp ? [[m.key, m.udp]] : [])));
 
-/** The tls conditions read a ClientHello, whichever transport carried it. */
-function helloOfQuic(r: ParseResult<QuicClientHello>): ParseResult<ClientHello> {
-  return r.kind === 'ok' ? ok(r.value.hello, r.length) : r;
-}
+/** On UDP, a parser key that reads another's answer (`quic` reads the ClientHello the tls conditions read, parsed once). */
+export const DATAGRAM_ALIASES: { readonly [K in ParserKey]?: ParserKey } = Object.fromEntries(ROWS.flatMap((m) => (m.udpReads ? [[m.key, m.udpReads]] : [])));
 
 /** Which parser decides a `protocol:` value, and what its answer must say. */
-export const PROTOCOL_TABLE: { readonly [P in Protocol]: { readonly parser: ParserKey; readonly accepts?: (value: unknown) => boolean } } = {
-  tls: { parser: 'tls' },
-  http: { parser: 'http' },
-  ssh: { parser: 'ssh' },
-  socks: { parser: 'socks' },
-  socks4: { parser: 'socks', accepts: (v) => (v as { version: number }).version === 4 },
-  socks5: { parser: 'socks', accepts: (v) => (v as { version: number }).version === 5 },
-  openvpn: { parser: 'openvpn' },
-  xmpp: { parser: 'xmpp' },
-  rdp: { parser: 'rdp' },
-  postgres: { parser: 'postgres' },
-  mqtt: { parser: 'mqtt' },
-  adb: { parser: 'adb' },
-  http2: { parser: 'http2' },
-  tinc: { parser: 'tinc' },
-  syslog: { parser: 'syslog' },
-  quic: { parser: 'quic' },
-  dns: { parser: 'dns' },
-  wireguard: { parser: 'wireguard' },
-};
+export const PROTOCOL_TABLE: { readonly [P in Protocol]: { readonly parser: ParserKey; readonly accepts?: (value: unknown) => boolean } } = Object.fromEntries(
+  ROWS.flatMap((m) => Object.entries<((v: unknown) => boolean) | null>(m.names).map(([name, accepts]) => [name, accepts === null ? { parser: m.key } : { parser: m.key, accepts }])),
+) as { readonly [P in Protocol]: { readonly parser: ParserKey; readonly accepts?: (value: unknown) => boolean } };

@@ -11,14 +11,11 @@ import type { ErrorCode } from '../errors.js';
 import { Facts } from '../inspect/facts.js';
 import { headerEndpoints, inboundStep, isLocalHeader } from '../inspect/inbound-proxy.js';
 import { PeekBuffer } from '../inspect/peek-buffer.js';
-import type { MatchContext } from '../matchers/context.js';
+import type { MatchContext } from '../protocols/match-context.js';
 import { escapeClientText } from '../observe/escape.js';
-import { proxySignature, type InboundProxyHeader } from '../protocols/proxy-decode.js';
-import { tlsVersionName } from '../protocols/tls-client-hello.js';
-import { unmapIPv4 } from '../protocols/ip-address.js';
-import type { PostgresFirstMessage } from '../protocols/postgres.js';
-import type { RdpConnectionRequest } from '../protocols/rdp.js';
-import type { XmppStreamHeader } from '../protocols/xmpp.js';
+import { proxySignature, type InboundProxyHeader } from '../protocols/proxy/decode.js';
+import { capturedFields } from '../protocols/registry.js';
+import { unmapIPv4 } from '../protocols/ip/address.js';
 import { outgoingHeader } from '../proxy/outgoing-header.js';
 import { splice, type GuardVerdict, type SpliceOptions } from '../proxy/splice.js';
 import { openConnectTunnel, openSniForward, type TunnelOutcome } from '../forward/tunnel.js';
@@ -513,32 +510,9 @@ export class Connection implements MatchContext {
     this.facts.clear();
   }
 
-  /** The client facts of the close line (escaped: client text). */
+  /** The client facts of the close line, each protocol's fields from its folder (escaped: client text). */
   private summarizeClient(): ClientSummary {
-    const hello = this.facts.clientHello();
-    const http = this.facts.httpHead();
-    return {
-      sni: hello?.sni,
-      alpn: hello && hello.alpn.length > 0 ? hello.alpn.map((a) => escapeClientText(a)) : undefined,
-      tls_version: hello ? tlsVersionName(hello.version) : undefined,
-      http_host: escapeClientText(http?.host),
-      ...this.captures(),
-    };
-  }
-
-  /** What the first message named, for protocols whose routes can match on it (escaped: client text). */
-  private captures(): Record<string, string | undefined> {
-    const xmpp = this.facts.known<XmppStreamHeader>('xmpp');
-    const rdp = this.facts.known<RdpConnectionRequest>('rdp');
-    const pg = this.facts.known<PostgresFirstMessage>('postgres');
-    if (xmpp === undefined && rdp === undefined && pg === undefined) return {};
-    return {
-      xmpp_to: escapeClientText(xmpp?.to),
-      rdp_cookie: escapeClientText(rdp?.cookie),
-      pg_kind: pg?.kind,
-      pg_user: escapeClientText(pg?.user),
-      pg_database: escapeClientText(pg?.database),
-    };
+    return capturedFields((key) => this.facts.known(key), escapeClientText);
   }
 
   private log(reason: string, detail: string | undefined): void {

@@ -2,8 +2,8 @@
  * `bytes.length` — the size heuristic: how many bytes the client has sent at decision time.
  * Below `min` it waits for more; above `max` it can never match again.
  */
-import { more, type Matcher } from './context.js';
-import { NO, YES } from './verdict.js';
+import { more, type Matcher } from '../protocols/match-context.js';
+import { NO, YES } from '../protocols/verdict.js';
 
 export function bytesLengthMatcher(min: number, max: number): Matcher {
   return (ctx) => {

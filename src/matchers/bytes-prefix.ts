@@ -1,6 +1,6 @@
 /** `bytes.prefix` — the first bytes equal one of the given hex strings. Decides as soon as a byte differs. */
-import { more, type Matcher } from './context.js';
-import { NO, YES, MORE, type Verdict } from './verdict.js';
+import { more, type Matcher } from '../protocols/match-context.js';
+import { NO, YES, MORE, type Verdict } from '../protocols/verdict.js';
 
 /**
  * Prefixes up to this long are compared from their first byte on every evaluation (a few dozen

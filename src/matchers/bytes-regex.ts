@@ -4,7 +4,7 @@
  * matches or nothing more will come. How often it is re-run as bytes arrive: over-text.ts.
  */
 import type { RulePattern } from '../config/rule-pattern.js';
-import type { Matcher } from './context.js';
+import type { Matcher } from '../protocols/match-context.js';
 import { overGrowingText } from './over-text.js';
 
 export function bytesRegexMatcher(regex: RulePattern): Matcher {

@@ -1,6 +1,6 @@
 /** `local_port` — the port the client connected to, for a listener bound to several ports. */
-import type { Matcher } from './context.js';
-import { NO, YES } from './verdict.js';
+import type { Matcher } from '../protocols/match-context.js';
+import { NO, YES } from '../protocols/verdict.js';
 
 export function localPortMatcher(ranges: readonly (readonly [number, number])[]): Matcher {
   return (ctx) => {

@@ -1,6 +1,6 @@
 /** `all` (and a route's own keys), `any` and `not`, over tri-state verdicts. */
-import type { MatchContext, Matcher } from './context.js';
-import { MORE, NO, YES, type Verdict } from './verdict.js';
+import type { MatchContext, Matcher } from '../protocols/match-context.js';
+import { MORE, NO, YES, type Verdict } from '../protocols/verdict.js';
 
 export function allMatcher(parts: readonly Matcher[]): Matcher {
   return (ctx: MatchContext): Verdict => {

@@ -13,8 +13,8 @@
  * (true of every pattern whose match does not depend on what follows it: no `$` or `\b`
  * at its end; such a pattern already depends on how the client's bytes were split).
  */
-import { more, type Matcher } from './context.js';
-import { YES } from './verdict.js';
+import { more, type Matcher } from '../protocols/match-context.js';
+import { YES } from '../protocols/verdict.js';
 
 interface LastRun {
   readonly length: number;

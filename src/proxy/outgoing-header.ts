@@ -1,6 +1,6 @@
 /** The PROXY header portplex writes to a backend, built from the connection's real endpoints. */
 import type { ProxyV2Options, SendProxy } from '../config/types.js';
-import { encodeProxyV1, encodeProxyV2, proxyAddresses, standardTlvs, PP2_TYPE_UNIQUE_ID, type ProxyTlv } from '../protocols/proxy-header.js';
+import { encodeProxyV1, encodeProxyV2, proxyAddresses, standardTlvs, PP2_TYPE_UNIQUE_ID, type ProxyTlv } from '../protocols/proxy/header.js';
 
 export interface Endpoints {
   readonly srcAddress: string;

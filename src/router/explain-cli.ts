@@ -3,8 +3,8 @@ import { readFileSync } from 'node:fs';
 import type { RulesConfig } from '../config/types.js';
 import { buildClientHello } from '../doctor/probe.js';
 import { Facts } from '../inspect/facts.js';
-import type { MatchContext } from '../matchers/context.js';
-import { parseClientHello, tlsVersionName } from '../protocols/tls-client-hello.js';
+import type { MatchContext } from '../protocols/match-context.js';
+import { parseClientHello, tlsVersionName } from '../protocols/tls/client-hello.js';
 import { explain, type Explanation } from './explain.js';
 
 export interface ExplainOptions {

@@ -4,13 +4,12 @@
  * off the parsed facts.
  */
 import type { Condition, RulesConfig } from '../config/types.js';
-import type { MatchContext } from '../matchers/context.js';
+import type { MatchContext } from '../protocols/match-context.js';
 import { compileCondition } from '../matchers/registry.js';
-import { MORE, NO, verdictName, type Verdict } from '../matchers/verdict.js';
+import { MORE, NO, verdictName, type Verdict } from '../protocols/verdict.js';
 import { PROTOCOL_TABLE } from '../inspect/protocol-table.js';
 import { RouteTable } from './route-table.js';
-import { tlsVersionName, type ClientHello } from '../protocols/tls-client-hello.js';
-import type { HttpRequestHead } from '../protocols/http-request.js';
+import { conditionSpec, isProtocolCondition } from '../protocols/registry.js';
 import { escapeClientText } from '../observe/escape.js';
 
 export interface ExplainedRoute {
@@ -32,15 +31,8 @@ function finalize(v: Verdict, ctx: MatchContext): Verdict {
 }
 
 function leafReason(c: Condition, ctx: MatchContext, v: Verdict): string {
-  const tls = (): ClientHello | undefined => {
-    const r = ctx.facts.tls();
-    return r.kind === 'ok' ? r.value : undefined;
-  };
-  const http = (): HttpRequestHead | undefined => {
-    const r = ctx.facts.http();
-    return r.kind === 'ok' ? r.value : undefined;
-  };
   const show = (s: string | undefined): string => (s === undefined ? 'none' : `"${escapeClientText(s)}"`);
+  if (isProtocolCondition(c)) return conditionSpec(c).explain(c, ctx, show);
   switch (c.kind) {
     case 'always':
       return 'no conditions';
@@ -51,20 +43,6 @@ function leafReason(c: Condition, ctx: MatchContext, v: Verdict): string {
           return `${p}: ${r.kind === 'ok' ? 'a complete first message' : r.kind === 'invalid' ? `not ${p} (${r.reason})` : 'incomplete so far'}`;
         })
         .join('; ');
-    case 'tls.sni':
-      return `sni ${show(tls()?.sni)}`;
-    case 'tls.alpn':
-      return `alpn offered: ${tls()?.alpn.join(', ') || 'none'} (wanted ${c.names.join(', ')})`;
-    case 'tls.version': {
-      const h = tls();
-      return `highest version ${h ? tlsVersionName(h.version) : 'unknown'} (wanted ${tlsVersionName(c.min)}..${c.max === 0xffff ? '' : tlsVersionName(c.max)})`;
-    }
-    case 'tls.ech':
-      return `encrypted_client_hello ${tls()?.ech ? 'present' : 'absent'}`;
-    case 'http.method':
-      return `method ${show(http()?.method)} (wanted ${c.methods.join(', ')})`;
-    case 'http.host':
-      return `host ${show(http()?.host)}`;
     case 'bytes.length':
       return `${ctx.bytes.length} bytes (wanted ${c.min}..${c.max === Number.MAX_SAFE_INTEGER ? '' : c.max})`;
     case 'bytes.prefix':
@@ -77,21 +55,6 @@ function leafReason(c: Condition, ctx: MatchContext, v: Verdict): string {
       return `local port ${ctx.localPort}`;
     case 'silent':
       return ctx.bytes.length > 0 ? 'the client sent bytes' : `silent for ${Math.round(ctx.elapsedMs)}ms (wanted ${c.ms}ms)`;
-    case 'xmpp.to': {
-      const r = ctx.facts.get('xmpp');
-      return `to ${show(r.kind === 'ok' ? (r.value as { to?: string }).to : undefined)}`;
-    }
-    case 'rdp.cookie': {
-      const r = ctx.facts.get('rdp');
-      return `cookie ${show(r.kind === 'ok' ? (r.value as { cookie?: string }).cookie : undefined)}`;
-    }
-    case 'postgres.kind':
-    case 'postgres.user':
-    case 'postgres.database': {
-      const r = ctx.facts.get('postgres');
-      const v = r.kind === 'ok' ? (r.value as { kind: string; user?: string; database?: string }) : undefined;
-      return c.kind === 'postgres.kind' ? `kind ${v?.kind ?? 'unknown'} (wanted ${c.kinds.join(', ')})` : `${c.kind.slice(9)} ${show(c.kind === 'postgres.user' ? v?.user : v?.database)}`;
-    }
     default:
       return verdictName(v);
   }

@@ -5,11 +5,11 @@
  */
 import type { RouteAction, RouteConfig, RulesConfig, Transport } from '../config/types.js';
 import { readsSource, routeTransport } from '../config/udp.js';
-import type { MatchContext, Matcher } from '../matchers/context.js';
+import type { MatchContext, Matcher } from '../protocols/match-context.js';
 import { compileCondition, silentDurations } from '../matchers/registry.js';
 import { allMatcher } from '../matchers/logic.js';
 import { httpHeadDoneMatcher } from '../matchers/http-head-done.js';
-import { MORE, NO, YES, verdictName, type Verdict } from '../matchers/verdict.js';
+import { MORE, NO, YES, verdictName, type Verdict } from '../protocols/verdict.js';
 
 export interface CompiledRoute {
   readonly name: string;

@@ -15,14 +15,14 @@ import { isIPv6 } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { Facts } from '../inspect/facts.js';
 import type { ListenerConfig } from '../config/types.js';
-import type { MatchContext } from '../matchers/context.js';
+import type { MatchContext } from '../protocols/match-context.js';
 import type { ServerState } from '../backends/server-state.js';
 import type { BackendPool } from '../backends/pool.js';
 import type { Runtime } from '../listener/runtime.js';
-import type { ClientHello } from '../protocols/tls-client-hello.js';
+import type { ClientHello } from '../protocols/tls/client-hello.js';
 import type { CompiledRoute } from '../router/route-table.js';
-import { tlsVersionName } from '../protocols/tls-client-hello.js';
-import { parseQuicLongHeader } from '../protocols/quic-initial.js';
+import { tlsVersionName } from '../protocols/tls/client-hello.js';
+import { parseQuicLongHeader } from '../protocols/quic/initial.js';
 import { outgoingHeader } from '../proxy/outgoing-header.js';
 import { escapeClientText } from '../observe/escape.js';
 import type { FlowEndReason, FlowTable, QuicConnection, TableFlow, UdpDropReason } from './flow-table.js';
@@ -259,7 +259,7 @@ export class UdpFlow implements TableFlow {
     // A QUIC long header: read its hello even when no route asked (a default route), for the log
     // and the PROXY header's SNI and ALPN.
     if (((this.pending[0]![0] ?? 0) & 0xc0) === 0xc0) facts.get('tls');
-    const hello = facts.known<ClientHello>('tls');
+    const hello = facts.known('tls');
     if (hello !== undefined) {
       this.hello = hello;
       this.protocol = 'quic';

@@ -10,7 +10,7 @@ import type { ListenerConfig } from '../config/types.js';
 import { PortplexError } from '../errors.js';
 import { listenerKey } from '../listener/listeners.js';
 import type { Runtime } from '../listener/runtime.js';
-import { unmapIPv4 } from '../protocols/ip-address.js';
+import { unmapIPv4 } from '../protocols/ip/address.js';
 import type { FlowTable } from './flow-table.js';
 import { UdpFlow, type FlowHost } from './flow.js';
 

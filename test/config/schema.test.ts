@@ -27,8 +27,11 @@ import {
 } from '../../src/config/compile.js';
 import { BACKEND_KEYS, BALANCES, HEALTH_KEYS, HEALTH_TYPES, PASSIVE_KEYS, PROXY_V2_DATAGRAMS, PROXY_V2_KEYS, SEND_PROXY, SERVER_KEYS } from '../../src/config/backends.js';
 import { AUTH_KEYS, CONNECT_KEYS, ROUTE_KEYS, SNI_FORWARD_KEYS } from '../../src/config/routes.js';
-import { BYTES_KEYS, HTTP_KEYS, POSTGRES_KEYS, RANGE_KEYS, RDP_KEYS, TLS_KEYS, TLS_VERSIONS, WHEN_KEYS, XMPP_KEYS } from '../../src/config/conditions.js';
-import { POSTGRES_KINDS, PROTOCOLS, TRANSPORTS } from '../../src/config/types.js';
+import { BYTES_KEYS, RANGE_KEYS, WHEN_KEYS } from '../../src/config/conditions.js';
+import { POSTGRES_KINDS } from '../../src/protocols/postgres/index.js';
+import { WHEN_PROTOCOLS } from '../../src/protocols/registry.js';
+import { TLS_VERSIONS } from '../../src/protocols/tls/when.js';
+import { PROTOCOLS, TRANSPORTS } from '../../src/config/types.js';
 import { UDP_KEYS, UDP_PER_IP_KEYS } from '../../src/config/udp.js';
 import { ADMIN_KEYS } from '../../src/config/admin.js';
 
@@ -104,14 +107,11 @@ describe('rules/portplex.schema.json: keys and enums equal the compiler\'s', () 
     ['routes[].connect.auth[]', defs.auth, AUTH_KEYS],
     ['routes[].sni_forward', defs.sniForward, SNI_FORWARD_KEYS],
     ['when', defs.when, WHEN_KEYS],
-    ['when.tls', defs.tls, TLS_KEYS],
     ['when.tls.version {min, max}', defs.tlsVersionRange, RANGE_KEYS],
-    ['when.http', defs.http, HTTP_KEYS],
     ['when.bytes', defs.bytes, BYTES_KEYS],
     ['when.bytes.length {min, max}', defs.lengthRange, RANGE_KEYS],
-    ['when.xmpp', defs.xmpp, XMPP_KEYS],
-    ['when.rdp', defs.rdp, RDP_KEYS],
-    ['when.postgres', defs.postgres, POSTGRES_KEYS],
+    // Each protocol's `when:` key (src/protocols/<name>/): the schema's definition is named after it.
+    ...WHEN_PROTOCOLS.map((m): [string, SchemaNode | undefined, readonly string[]] => [`when.${m.key}`, defs[m.key], m.when.keys]),
     ['demo[]', defs.demo, DEMO_KEYS],
     ['log', defs.log, LOG_KEYS],
     ['admin', defs.admin, ADMIN_KEYS],

@@ -16,8 +16,8 @@ import { compileRulesText } from '../../src/config/load.js';
 import type { RulesConfig } from '../../src/config/types.js';
 import { diagnoseBackend, runDoctor, type BackendDiagnosis } from '../../src/doctor/diagnose.js';
 import { buildClientHello, probe } from '../../src/doctor/probe.js';
-import { parseProxyHeader, proxySignature, type InboundProxyHeader } from '../../src/protocols/proxy-decode.js';
-import { parseClientHello } from '../../src/protocols/tls-client-hello.js';
+import { parseProxyHeader, proxySignature, type InboundProxyHeader } from '../../src/protocols/proxy/decode.js';
+import { parseClientHello } from '../../src/protocols/tls/client-hello.js';
 import { deadPort } from '../helpers/net.js';
 import { DEMO_CERT, DEMO_KEY, defer, makeTempDir, type Scope } from '../helpers/interop.js';
 

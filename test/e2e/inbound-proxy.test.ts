@@ -2,7 +2,7 @@
 import { it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import { encodeProxyV2, proxyAddresses } from '../../src/protocols/proxy-header.js';
+import { encodeProxyV2, proxyAddresses } from '../../src/protocols/proxy/header.js';
 import { exchange, recordingBackend, startFromYaml } from '../helpers/net.js';
 
 const HELLO = readFileSync(new URL('../../../test/fixtures/chromium-156-pq-clienthello.bin', import.meta.url));

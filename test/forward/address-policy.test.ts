@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { compileRulesText } from '../../src/config/load.js';
 import type { ForwardAllowlist } from '../../src/config/types.js';
 import { forwardPolicy, isSpecialAddress } from '../../src/forward/address-policy.js';
-import { unmapIPv4 as unmapped } from '../../src/protocols/ip-address.js';
+import { unmapIPv4 as unmapped } from '../../src/protocols/ip/address.js';
 
 function compile(hosts: readonly string[]): ReturnType<typeof compileRulesText> {
   const yaml = `listeners:\n  - bind: "127.0.0.1:0"\nroutes:\n  - name: fwd\n    connect: { hosts: ${JSON.stringify(hosts)} }\n`;

@@ -9,7 +9,7 @@
  */
 import { Buffer } from 'node:buffer';
 import { createCipheriv } from 'node:crypto';
-import { deriveQuicClientInitialSecrets, QUIC_VERSION_2 } from '../../src/protocols/quic-keys.js';
+import { deriveQuicClientInitialSecrets, QUIC_VERSION_2 } from '../../src/protocols/quic/keys.js';
 
 export interface QuicConn {
   readonly version: number;

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { InboundProxyConfig } from '../../src/config/types.js';
 import { inboundStep, isLocalHeader, headerEndpoints, type InboundStep } from '../../src/inspect/inbound-proxy.js';
-import { encodeProxyV2, proxyAddresses } from '../../src/protocols/proxy-header.js';
+import { encodeProxyV2, proxyAddresses } from '../../src/protocols/proxy/header.js';
 import { deliveries } from '../helpers/feed.js';
 
 const cfg = (accept: InboundProxyConfig['accept'], maxBytes = 4096): InboundProxyConfig => ({ accept, trusted: [], timeoutMs: 5000, maxBytes });

@@ -12,7 +12,7 @@ import { compileRulesText } from '../../src/config/load.js';
 import { Facts } from '../../src/inspect/facts.js';
 import { PeekBuffer } from '../../src/inspect/peek-buffer.js';
 import { PARSERS, type ParserKey } from '../../src/inspect/protocol-table.js';
-import type { MatchContext } from '../../src/matchers/context.js';
+import type { MatchContext } from '../../src/protocols/match-context.js';
 import { RouteTable } from '../../src/router/route-table.js';
 import { firstMessagesFor, longHttpHead } from '../helpers/first-messages.js';
 

@@ -29,7 +29,7 @@ import { join } from 'node:path';
 import { startFromYaml } from '../helpers/net.js';
 import { udpBackend, type UdpBackend } from '../helpers/udp.js';
 import { chromiumBaseArgs, describeExit, makeTempDir, requireTool, spawnBounded, withTimeout } from '../helpers/interop.js';
-import { parseQuicClientHello, parseQuicLongHeader, QUIC_MIN_INITIAL_DATAGRAM, QUIC_VERSION_1, type QuicClientHello } from '../../src/protocols/quic-initial.js';
+import { parseQuicClientHello, parseQuicLongHeader, QUIC_MIN_INITIAL_DATAGRAM, QUIC_VERSION_1, type QuicClientHello } from '../../src/protocols/quic/initial.js';
 
 /** Headless Chromium speaking QUIC to https://<host>:<port>/ (both names resolve to 127.0.0.1). */
 function chromiumQuicArgs(profile: string, host: string, port: number): string[] {

@@ -17,7 +17,7 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { compileRulesText } from '../../src/config/load.js';
-import { parseProxyV2 } from '../../src/protocols/proxy-v2.js';
+import { parseProxyV2 } from '../../src/protocols/proxy/v2.js';
 import { recordingBackend, startFromYaml, type RecordingBackend, type TestPortplex } from '../helpers/net.js';
 import {
   DEMO_CERT,

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Cidr } from '../../src/config/types.js';
 import { forwardPolicy, isSpecialAddress } from '../../src/forward/address-policy.js';
-import { canonicalAddress } from '../../src/protocols/ip-canonical.js';
+import { canonicalAddress } from '../../src/protocols/ip/canonical.js';
 import { check, fc, ipv4BytesArb, ipv4Text, ipv6TextForms } from './support.js';
 
 const v6bytes = (head: readonly number[], v4: Uint8Array, tail: readonly number[] = []): Uint8Array => Uint8Array.from([...head, ...v4, ...tail]);

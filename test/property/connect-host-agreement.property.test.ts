@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { parseConnectTarget } from '../../src/forward/target.js';
-import { parseHttpRequest } from '../../src/protocols/http-request.js';
+import { parseHttpRequest } from '../../src/protocols/http/request.js';
 import { check, fc, ipv4BytesArb, ipv4Text, ipv6TextForms } from './support.js';
 
 function routedHost(target: string): string | undefined {

@@ -6,8 +6,8 @@ import assert from 'node:assert/strict';
 import { isIPv4, isIPv6 } from 'node:net';
 import { describe, it } from 'node:test';
 import { parseConnectTarget } from '../../src/forward/target.js';
-import { parseHttpRequest } from '../../src/protocols/http-request.js';
-import { canonicalHostText } from '../../src/protocols/ip-canonical.js';
+import { parseHttpRequest } from '../../src/protocols/http/request.js';
+import { canonicalHostText } from '../../src/protocols/ip/canonical.js';
 import { check, fc, ipv4BytesArb, ipv4Text, ipv6BytesArb, ipv6TextForms, latin1 } from './support.js';
 
 /** A last label that getaddrinfo (inet_aton) and WHATWG URL read as a number: no host name (RFC 3696 §2). */

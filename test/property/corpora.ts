@@ -3,7 +3,7 @@
  * (test/fixtures/*.bin) and inputs built the way real peers send them. Every entry must parse ok
  * with default options (each suite checks that, so a stale corpus is noticed).
  */
-import { encodeProxyV2, proxyAddresses, standardTlvs } from '../../src/protocols/proxy-header.js';
+import { encodeProxyV2, proxyAddresses, standardTlvs } from '../../src/protocols/proxy/header.js';
 import { buildClientHello, buildHandshake, pattern, record, u16, u8 } from '../helpers/tls-hello-builder.js';
 import { fixture, latin1 } from './support.js';
 

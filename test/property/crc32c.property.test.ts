@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { crc32c } from '../../src/protocols/crc32c.js';
+import { crc32c } from '../../src/protocols/proxy/crc32c.js';
 import { check, fc, referenceCrc32c } from './support.js';
 
 describe('crc32c', () => {

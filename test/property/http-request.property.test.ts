@@ -3,8 +3,8 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { canonicalHostText } from '../../src/protocols/ip-canonical.js';
-import { httpSignature, parseHttpRequest, type HttpRequestHead } from '../../src/protocols/http-request.js';
+import { canonicalHostText } from '../../src/protocols/ip/canonical.js';
+import { httpSignature, parseHttpRequest, type HttpRequestHead } from '../../src/protocols/http/request.js';
 import { HTTP_CORPUS, SSH_CORPUS, TLS_CORPUS, V1_CORPUS } from './corpora.js';
 import { check, fc, ipv6BytesArb, ipv6TextForms, latin1, parserProperties } from './support.js';
 

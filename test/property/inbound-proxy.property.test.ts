@@ -7,7 +7,7 @@ import { describe, it } from 'node:test';
 import type { InboundProxyConfig } from '../../src/config/types.js';
 import { inboundStep, type InboundStep } from '../../src/inspect/inbound-proxy.js';
 import { PeekBuffer } from '../../src/inspect/peek-buffer.js';
-import { parseProxyHeader } from '../../src/protocols/proxy-decode.js';
+import { parseProxyHeader } from '../../src/protocols/proxy/decode.js';
 import { HTTP_CORPUS, SSH_CORPUS, TLS_CORPUS, V1_CORPUS, V2_CORPUS, V2_SIG } from './corpora.js';
 import { check, fc, latin1, mutatedArb } from './support.js';
 

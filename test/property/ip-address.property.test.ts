@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { isIPv4, isIPv6 } from 'node:net';
 import { describe, it } from 'node:test';
-import { formatIPv4, formatIPv6, isV4Mapped, parseIPv4, parseIPv6 } from '../../src/protocols/ip-address.js';
+import { formatIPv4, formatIPv6, isV4Mapped, parseIPv4, parseIPv6 } from '../../src/protocols/ip/address.js';
 import { canonicalIPv6, check, fc, ipv4BytesArb, ipv4Text, ipv6BytesArb, ipv6TextForms } from './support.js';
 
 const v6Alphabet = fc.constantFrom(...'0123456789abcdefABCDEF:::::....%gx ');

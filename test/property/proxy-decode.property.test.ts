@@ -4,9 +4,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseProxyHeader, proxySignature, type InboundProxyHeader } from '../../src/protocols/proxy-decode.js';
-import { parseProxyV1 } from '../../src/protocols/proxy-v1.js';
-import { parseProxyV2, type ProxyV2Limits } from '../../src/protocols/proxy-v2.js';
+import { parseProxyHeader, proxySignature, type InboundProxyHeader } from '../../src/protocols/proxy/decode.js';
+import { parseProxyV1 } from '../../src/protocols/proxy/v1.js';
+import { parseProxyV2, type ProxyV2Limits } from '../../src/protocols/proxy/v2.js';
 import { HTTP_CORPUS, TLS_CORPUS, V1_CORPUS, V2_CORPUS, V2_SIG } from './corpora.js';
 import { check, fc, latin1, mutatedArb, parserProperties } from './support.js';
 

@@ -5,10 +5,10 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseProxyHeader } from '../../src/protocols/proxy-decode.js';
-import { encodeProxyV1, encodeProxyV2, proxyAddresses, standardTlvs, type ProxyAddresses, type ProxyTlv } from '../../src/protocols/proxy-header.js';
-import { parseProxyV1 } from '../../src/protocols/proxy-v1.js';
-import { parseProxyV2, type ProxyV2Header } from '../../src/protocols/proxy-v2.js';
+import { parseProxyHeader } from '../../src/protocols/proxy/decode.js';
+import { encodeProxyV1, encodeProxyV2, proxyAddresses, standardTlvs, type ProxyAddresses, type ProxyTlv } from '../../src/protocols/proxy/header.js';
+import { parseProxyV1 } from '../../src/protocols/proxy/v1.js';
+import { parseProxyV2, type ProxyV2Header } from '../../src/protocols/proxy/v2.js';
 import { canonicalIPv6, check, fc, ipv4BytesArb, ipv4Text, ipv6BytesArb, ipv6TextForms, latin1, referenceCrc32c } from './support.js';
 
 /** One endpoint: its bytes (4 or 16) and a text form the socket layer could report. */

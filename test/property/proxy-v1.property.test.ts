@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { isIPv4, isIPv6 } from 'node:net';
 import { describe, it } from 'node:test';
-import { parseProxyV1, type ProxyV1Header } from '../../src/protocols/proxy-v1.js';
+import { parseProxyV1, type ProxyV1Header } from '../../src/protocols/proxy/v1.js';
 import { V1_CORPUS } from './corpora.js';
 import { canonicalIPv6, check, fc, ipv4BytesArb, ipv4Text, ipv6BytesArb, ipv6TextForms, latin1, parserProperties } from './support.js';
 

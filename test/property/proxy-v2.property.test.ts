@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TextDecoder } from 'node:util';
-import { parseProxyV2, type ProxyTlvEntry, type ProxyV2Header, type ProxyV2Limits } from '../../src/protocols/proxy-v2.js';
+import { parseProxyV2, type ProxyTlvEntry, type ProxyV2Header, type ProxyV2Limits } from '../../src/protocols/proxy/v2.js';
 import { V2_CORPUS, V2_SIG } from './corpora.js';
 import { canonicalIPv6, check, fc, ipv4Text, ipv6BytesArb, latin1, parserProperties, referenceCrc32c } from './support.js';
 

@@ -15,9 +15,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseQuicClientHello, parseQuicLongHeader, QUIC_VERSION_1, QUIC_VERSION_2, type QuicClientHello } from '../../src/protocols/quic-initial.js';
+import { parseQuicClientHello, parseQuicLongHeader, QUIC_VERSION_1, QUIC_VERSION_2, type QuicClientHello } from '../../src/protocols/quic/initial.js';
 import type { ParseResult } from '../../src/protocols/result.js';
-import { parseClientHelloMessage } from '../../src/protocols/tls-client-hello.js';
+import { parseClientHelloMessage } from '../../src/protocols/tls/client-hello.js';
 import { ackFrame, clientInitialDatagrams, cryptoFrame, handshakeOfRecord, initialDatagram, type QuicConn } from '../helpers/quic-initial-builder.js';
 import { chromium, node20 } from './corpora.js';
 import { applyMutations, check, checkPoisoned, checkStrictReads, fc, hexOf, mutatedArb, mutationArb } from './support.js';

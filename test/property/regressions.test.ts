@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ParseResult } from '../../src/protocols/result.js';
-import { parseClientHello, tlsSignature, type ClientHello } from '../../src/protocols/tls-client-hello.js';
+import { parseClientHello, tlsSignature, type ClientHello } from '../../src/protocols/tls/client-hello.js';
 import { checkByteByByte, fixture } from './support.js';
 
 describe('regressions found by the property suites', () => {

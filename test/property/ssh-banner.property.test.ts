@@ -3,7 +3,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseSshBanner, sshSignature, type SshBanner } from '../../src/protocols/ssh-banner.js';
+import { parseSshBanner, sshSignature, type SshBanner } from '../../src/protocols/ssh/banner.js';
 import { HTTP_CORPUS, KEXINIT, SSH_CORPUS } from './corpora.js';
 import { check, fc, latin1, parserProperties } from './support.js';
 

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { ParseResult } from '../../src/protocols/result.js';
-import { parseClientHello, tlsSignature, type ClientHello } from '../../src/protocols/tls-client-hello.js';
+import { parseClientHello, tlsSignature, type ClientHello } from '../../src/protocols/tls/client-hello.js';
 import { buildClientHello, buildHandshake, type HelloOptions } from '../helpers/tls-hello-builder.js';
 import { chromium, HTTP_CORPUS, node20, reframe, TLS_CORPUS } from './corpora.js';
 import { check, checkByteByByte, fc, latin1, parserProperties } from './support.js';

@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { parseDnsQuery, type DnsQuery } from '../../src/protocols/dns.js';
-import { parseOpenVpnUdp, type OpenVpnReset } from '../../src/protocols/openvpn.js';
-import { parseWireGuardInitiation, type WireGuardInitiation } from '../../src/protocols/wireguard.js';
+import { parseDnsQuery, type DnsQuery } from '../../src/protocols/dns/parse.js';
+import { parseOpenVpnUdp, type OpenVpnReset } from '../../src/protocols/openvpn/parse.js';
+import { parseWireGuardInitiation, type WireGuardInitiation } from '../../src/protocols/wireguard/parse.js';
 import { dnsName, dnsQuery, dnsRecord, optRecord } from '../helpers/dns-builder.js';
 import { check, datagramParserProperties, fc, fixture } from './support.js';
 

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ProxyV2Options } from '../../src/config/types.js';
 import { outgoingHeader, type HeaderFacts } from '../../src/proxy/outgoing-header.js';
-import { parseProxyV2 } from '../../src/protocols/proxy-v2.js';
+import { parseProxyV2 } from '../../src/protocols/proxy/v2.js';
 
 const EP = { srcAddress: '203.0.113.5', srcPort: 40000, dstAddress: '198.51.100.1', dstPort: 443 };
 const V2: ProxyV2Options = { authority: true, alpn: true, uniqueId: false, crc32c: false, passTlvs: [], datagrams: 'first' };

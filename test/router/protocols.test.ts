@@ -9,7 +9,7 @@ import { compileRulesText } from '../../src/config/load.js';
 import { PROTOCOLS } from '../../src/config/types.js';
 import { Facts } from '../../src/inspect/facts.js';
 import { PARSERS, PROTOCOL_TABLE, type ParserKey } from '../../src/inspect/protocol-table.js';
-import type { MatchContext } from '../../src/matchers/context.js';
+import type { MatchContext } from '../../src/protocols/match-context.js';
 import { RouteTable } from '../../src/router/route-table.js';
 
 const fixture = (name: string): Buffer => readFileSync(new URL(`../../../test/fixtures/${name}`, import.meta.url));

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { compileRulesText } from '../../src/config/load.js';
 import { Facts } from '../../src/inspect/facts.js';
-import type { MatchContext } from '../../src/matchers/context.js';
+import type { MatchContext } from '../../src/protocols/match-context.js';
 import { RouteTable, type TraceStep } from '../../src/router/route-table.js';
 import { buildClientHello } from '../helpers/tls-hello-builder.js';
 

@@ -9,10 +9,10 @@ import { readFileSync } from 'node:fs';
 import { compileRulesText } from '../../src/config/load.js';
 import { UDP_PROTOCOLS } from '../../src/config/types.js';
 import { Facts } from '../../src/inspect/facts.js';
-import type { MatchContext } from '../../src/matchers/context.js';
+import type { MatchContext } from '../../src/protocols/match-context.js';
 import { RouteTable } from '../../src/router/route-table.js';
 import { clientInitialDatagrams, handshakeOfRecord } from '../helpers/quic-initial-builder.js';
-import { parseQuicClientHello, parseQuicLongHeader, QUIC_VERSION_1, QUIC_VERSION_2 } from '../../src/protocols/quic-initial.js';
+import { parseQuicClientHello, parseQuicLongHeader, QUIC_VERSION_1, QUIC_VERSION_2 } from '../../src/protocols/quic/initial.js';
 
 const fixture = (name: string): Buffer => readFileSync(new URL(`../../../test/fixtures/${name}`, import.meta.url));
 /** A datagram recording: each datagram preceded by its length as a 2-byte big-endian integer (test/fixtures/README.md). */

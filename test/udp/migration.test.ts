@@ -14,7 +14,7 @@ import { startFromYaml, type TestPortplex } from '../helpers/net.js';
 import { udpClient, type UdpClient } from '../helpers/udp.js';
 import { recordClientHello } from '../helpers/tls.js';
 import { clientInitialDatagrams, handshakeOfRecord, type QuicConn } from '../helpers/quic-initial-builder.js';
-import { QUIC_VERSION_1 } from '../../src/protocols/quic-initial.js';
+import { QUIC_VERSION_1 } from '../../src/protocols/quic/initial.js';
 import type { UdpDropReason } from '../../src/udp/flow-table.js';
 
 interface Seen {

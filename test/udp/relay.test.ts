@@ -11,8 +11,8 @@ import { startFromYaml, type TestPortplex } from '../helpers/net.js';
 import { udpBackend, udpClient, type UdpBackend, type UdpClient } from '../helpers/udp.js';
 import { recordClientHello } from '../helpers/tls.js';
 import { clientInitialDatagrams, handshakeOfRecord, type QuicConn } from '../helpers/quic-initial-builder.js';
-import { parseProxyV2 } from '../../src/protocols/proxy-v2.js';
-import { QUIC_VERSION_1, QUIC_VERSION_2 } from '../../src/protocols/quic-initial.js';
+import { parseProxyV2 } from '../../src/protocols/proxy/v2.js';
+import { QUIC_VERSION_1, QUIC_VERSION_2 } from '../../src/protocols/quic/initial.js';
 
 const FIXTURES = new URL('../../../test/fixtures/', import.meta.url);
 const fixture = (name: string): Buffer => readFileSync(new URL(name, FIXTURES));
