@@ -4,7 +4,7 @@
  */
 import type { RulesConfig } from './config/types.js';
 import { sameConfig } from './config/same-config.js';
-import type { BackendSnapshot } from './backends/pool.js';
+import type { BackendSnapshot } from './observe/snapshots.js';
 import { startDemoServices, type RunningDemo } from './demo/services.js';
 import { ListenerSet, type StagedListeners } from './engine/listener-set.js';
 import { buildRuntime, type Runtime } from './engine/runtime.js';
