@@ -3,15 +3,15 @@
  * for each condition, what it saw. Uses the same matchers as live routing; the reasons are read
  * off the parsed facts.
  */
-import type { Condition, RulesConfig } from '../config/types.js';
-import type { MatchContext } from '../matchers/context.js';
-import { compileCondition } from '../matchers/registry.js';
-import { MORE, NO, verdictName, type Verdict } from '../matchers/verdict.js';
-import { PROTOCOL_TABLE } from '../inspect/protocol-table.js';
-import { RouteTable } from './route-table.js';
-import { tlsVersionName, type ClientHello } from '../protocols/tls-client-hello.js';
-import type { HttpRequestHead } from '../protocols/http-request.js';
-import { escapeClientText } from '../observe/escape.js';
+import type { Condition, RulesConfig } from '../../config/types.js';
+import type { MatchContext } from '../../matchers/context.js';
+import { compileCondition } from '../../matchers/registry.js';
+import { MORE, NO, verdictName, type Verdict } from '../../matchers/verdict.js';
+import { PROTOCOL_TABLE } from '../../inspect/protocol-table.js';
+import { RouteTable } from '../../router/route-table.js';
+import { tlsVersionName, type ClientHello } from '../../protocols/tls-client-hello.js';
+import type { HttpRequestHead } from '../../protocols/http-request.js';
+import { escapeClientText } from '../../observe/escape.js';
 
 export interface ExplainedRoute {
   readonly route: string;
