@@ -6,16 +6,17 @@ import type { RulesConfig } from './config/types.js';
 import { sameConfig } from './config/same-config.js';
 import type { BackendSnapshot } from './observe/snapshots.js';
 import { startDemoServices, type RunningDemo } from './demo/services.js';
-import { ListenerSet, type StagedListeners } from './engine/listener-set.js';
+import type { ListenerChange } from './engine/listener-set.js';
 import { buildRuntime, type Runtime } from './engine/runtime.js';
-import { bindListener, closeServer, type BoundListener } from './listener/listeners.js';
+import { TransportListeners } from './engine/transport-listeners.js';
+import { closeServer, type BoundListener } from './listener/listeners.js';
 import type { ConnectionObserver } from './observe/connection-record.js';
 import type { Logger } from './observe/logger.js';
 import type { MetricsSources } from './observe/metrics.js';
 import { FlowTable } from './udp/flow-table.js';
 import { readOpenFilesLimit, udpFlowBudget } from './udp/fd-budget.js';
 import type { UdpFlow } from './udp/flow.js';
-import { bindUdpListener, type BoundUdpListener } from './udp/udp-listener.js';
+import type { BoundUdpListener } from './udp/udp-listener.js';
 
 export interface ReloadOutcome {
   readonly ok: boolean;
@@ -65,9 +66,6 @@ export interface StartOptions {
   readonly udp?: boolean;
 }
 
-const isUdp = (l: { readonly transport: string }): boolean => l.transport === 'udp';
-const isTcp = (l: { readonly transport: string }): boolean => l.transport === 'tcp';
-
 export async function startPortplex(initial: RulesConfig, log: Logger, opts: StartOptions = {}): Promise<RunningPortplex> {
   let rules = initial;
   let runtime = buildRuntime(rules, log, undefined, opts.observer);
@@ -78,22 +76,9 @@ export async function startPortplex(initial: RulesConfig, log: Logger, opts: Sta
   const openFiles = readOpenFilesLimit();
   const fdBudget = (r: RulesConfig): number => udpFlowBudget(openFiles, r.limits.maxConnections, r.listeners.length);
   const flows = new FlowTable<UdpFlow>(rules.udp, rules.limits.trackedAddresses, fdBudget(rules));
-  const tcp = new ListenerSet<BoundListener>();
-  const udp = new ListenerSet<BoundUdpListener>();
-  /** Binds the TCP and the UDP listeners of `next` not bound yet, all or none; `rt` serves what they accept. */
-  const stage = async (next: RulesConfig, rt: () => Runtime): Promise<[StagedListeners<BoundListener>, StagedListeners<BoundUdpListener>]> => {
-    const t = await tcp.stage(next.listeners.filter(isTcp), (c) => bindListener(c, rt));
-    try {
-      return [t, await udp.stage(serveUdp ? next.listeners.filter(isUdp) : [], (c) => bindUdpListener(c, rt, flows))];
-    } catch (e) {
-      await t.abort();
-      throw e;
-    }
-  };
+  const bound = new TransportListeners(flows, serveUdp);
   try {
-    const [t, u] = await stage(rules, current);
-    t.commit();
-    u.commit();
+    (await bound.stage(rules, current)).commit();
   } catch (e) {
     await Promise.all(demos.map((d) => closeServer(d.server)));
     throw e;
@@ -105,13 +90,12 @@ export async function startPortplex(initial: RulesConfig, log: Logger, opts: Sta
     const nextRuntime = buildRuntime(next, log, runtime);
     // A listener bound here may accept before the swap below: it already belongs to the new rules.
     let staged: Runtime | undefined = nextRuntime;
-    let bound: [StagedListeners<BoundListener>, StagedListeners<BoundUdpListener>];
+    let change: ListenerChange;
     try {
-      bound = await stage(next, () => staged ?? runtime);
+      change = (await bound.stage(next, () => staged ?? runtime)).commit();
     } catch (e) {
       return { ok: false, error: (e as Error).message, added: [], removed: [], kept: [] };
     }
-    const [u, t] = [bound[1].commit(), bound[0].commit()];
     runtime.dispose();
     runtime = nextRuntime;
     staged = undefined;
@@ -120,7 +104,7 @@ export async function startPortplex(initial: RulesConfig, log: Logger, opts: Sta
     runtime.activate();
     if (!sameConfig(rules.demo, next.demo)) log.warn('the demo: section changed; demo services change only on restart');
     rules = next;
-    return { ok: true, added: [...t.added, ...u.added], removed: [...t.removed, ...u.removed], kept: [...t.kept, ...u.kept] };
+    return { ok: true, ...change };
   };
 
   let stopped: Promise<void> | undefined;
@@ -130,33 +114,27 @@ export async function startPortplex(initial: RulesConfig, log: Logger, opts: Sta
       await reloading;
       // A reload that was under way has activated its own checks meanwhile.
       runtime.dispose();
-      tcp.stopAccepting();
-      udp.stopAccepting();
+      bound.stopAccepting();
     })());
 
-  const openSockets = (): number => tcp.every().reduce((n, l) => n + l.sockets.size, 0);
   const closeUdp = async (): Promise<void> => {
-    await Promise.all(udp.every().map((l) => l.close()));
+    await Promise.all(bound.udp.every().map((l) => l.close()));
     flows.close();
   };
 
   return {
     get listeners() {
-      return tcp.active;
+      return bound.tcp.active;
     },
     get udpListeners() {
-      return udp.active;
+      return bound.udp.active;
     },
     flows,
     demos,
     runtime: current,
     rules: () => rules,
     snapshot: () => [...runtime.pools.values()].map((p) => p.snapshot()),
-    openByListener() {
-      const out = new Map<string, number>();
-      for (const l of [...tcp.every(), ...udp.every()]) out.set(l.config.name, (out.get(l.config.name) ?? 0) + l.open());
-      return out;
-    },
+    openByListener: () => bound.openByListener(),
     reload(next) {
       // One reload at a time: a second one waits, then diffs against what the first left.
       const run = reloading.then(() => reload(next));
@@ -167,9 +145,9 @@ export async function startPortplex(initial: RulesConfig, log: Logger, opts: Sta
     async drain(graceMs: number) {
       await stopAccepting();
       const deadline = Date.now() + graceMs;
-      while (openSockets() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      const cut = openSockets();
-      for (const l of tcp.every()) for (const s of l.sockets) s.destroy();
+      while (bound.openConnections() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const cut = bound.openConnections();
+      bound.cutConnections();
       for (const d of demos) d.server.close();
       // A UDP flow has no end to wait for: it is relayed while the TCP connections drain, then ended.
       await closeUdp();
@@ -179,7 +157,7 @@ export async function startPortplex(initial: RulesConfig, log: Logger, opts: Sta
     },
     async close() {
       runtime.dispose();
-      await Promise.all([...tcp.active.map((l) => l.close()), ...demos.map((d) => closeServer(d.server)), closeUdp()]);
+      await Promise.all([...bound.tcp.active.map((l) => l.close()), ...demos.map((d) => closeServer(d.server)), closeUdp()]);
       runtime.summary.flush();
     },
   };
