@@ -4,18 +4,19 @@
  */
 import type { RulesConfig } from './config/types.js';
 import { sameConfig } from './config/same-config.js';
-import { HealthMonitor } from './backends/health.js';
-import type { BackendSnapshot } from './backends/pool.js';
+import type { BackendSnapshot } from './observe/snapshots.js';
 import { startDemoServices, type RunningDemo } from './demo/services.js';
-import { bindListeners, closeServer, listenerKey, type BoundListener } from './listener/listeners.js';
-import { buildRuntime, type Runtime } from './listener/runtime.js';
+import type { ListenerChange } from './engine/listener-set.js';
+import { buildRuntime, type Runtime } from './engine/runtime.js';
+import { TransportListeners } from './engine/transport-listeners.js';
+import { closeServer, type BoundListener } from './listener/listeners.js';
 import type { ConnectionObserver } from './observe/connection-record.js';
 import type { Logger } from './observe/logger.js';
 import type { MetricsSources } from './observe/metrics.js';
 import { FlowTable } from './udp/flow-table.js';
 import { readOpenFilesLimit, udpFlowBudget } from './udp/fd-budget.js';
 import type { UdpFlow } from './udp/flow.js';
-import { bindUdpListeners, type BoundUdpListener } from './udp/udp-listener.js';
+import type { BoundUdpListener } from './udp/udp-listener.js';
 
 export interface ReloadOutcome {
   readonly ok: boolean;
@@ -65,155 +66,75 @@ export interface StartOptions {
   readonly udp?: boolean;
 }
 
-const isUdp = (l: { readonly transport: string }): boolean => l.transport === 'udp';
-const isTcp = (l: { readonly transport: string }): boolean => l.transport === 'tcp';
-
 export async function startPortplex(initial: RulesConfig, log: Logger, opts: StartOptions = {}): Promise<RunningPortplex> {
   let rules = initial;
   let runtime = buildRuntime(rules, log, undefined, opts.observer);
   const current = (): Runtime => runtime;
-  let health = new HealthMonitor(runtime.pools.values());
   const demos = await startDemoServices(rules.demo);
   const serveUdp = opts.udp ?? true;
   // Read once: a process's descriptor limit does not change under it (Node raised it at start).
   const openFiles = readOpenFilesLimit();
   const fdBudget = (r: RulesConfig): number => udpFlowBudget(openFiles, r.limits.maxConnections, r.listeners.length);
   const flows = new FlowTable<UdpFlow>(rules.udp, rules.limits.trackedAddresses, fdBudget(rules));
-  let listeners: BoundListener[];
-  let udpListeners: BoundUdpListener[] = [];
+  const bound = new TransportListeners(flows, serveUdp);
   try {
-    listeners = await bindListeners(rules.listeners.filter(isTcp), current);
-    try {
-      if (serveUdp) udpListeners = await bindUdpListeners(rules.listeners.filter(isUdp), current, flows);
-    } catch (e) {
-      await Promise.all(listeners.map((l) => closeServer(l.server)));
-      throw e;
-    }
+    (await bound.stage(rules, current)).commit();
   } catch (e) {
     await Promise.all(demos.map((d) => closeServer(d.server)));
     throw e;
   }
-  /** Listeners a reload closed whose connections are still open (drain must wait for them too). */
-  const retired = new Set<BoundListener>();
-  /** UDP listeners a reload removed: their socket stays for the answers of their flows, until those end. */
-  const retiredUdp = new Set<BoundUdpListener>();
-  const retireUdp = (l: BoundUdpListener): void => {
-    l.stopAccepting();
-    if (l.flows() === 0) {
-      void l.close();
-      return;
-    }
-    retiredUdp.add(l);
-    const poll = setInterval(() => {
-      if (l.flows() > 0) return;
-      clearInterval(poll);
-      retiredUdp.delete(l);
-      void l.close();
-    }, 1000);
-    poll.unref();
-  };
-  const everyListener = (): BoundListener[] => [...listeners, ...retired];
-  health.start();
+  runtime.activate();
   let reloading: Promise<unknown> = Promise.resolve();
 
   const reload = async (next: RulesConfig): Promise<ReloadOutcome> => {
-    const byKey = new Map(listeners.map((l) => [listenerKey(l.config), l]));
-    const udpByKey = new Map(udpListeners.map((l) => [listenerKey(l.config), l]));
-    const wanted = new Set(next.listeners.map(listenerKey));
-    const toBind = next.listeners.filter((c) => isTcp(c) && !byKey.has(listenerKey(c)));
-    const toBindUdp = serveUdp ? next.listeners.filter((c) => isUdp(c) && !udpByKey.has(listenerKey(c))) : [];
     const nextRuntime = buildRuntime(next, log, runtime);
     // A listener bound here may accept before the swap below: it already belongs to the new rules.
     let staged: Runtime | undefined = nextRuntime;
-    let added: BoundListener[];
-    let addedUdp: BoundUdpListener[];
+    let change: ListenerChange;
     try {
-      added = await bindListeners(toBind, () => staged ?? runtime);
-      try {
-        addedUdp = await bindUdpListeners(toBindUdp, () => staged ?? runtime, flows);
-      } catch (e) {
-        await Promise.all(added.map((l) => closeServer(l.server)));
-        throw e;
-      }
+      change = (await bound.stage(next, () => staged ?? runtime)).commit();
     } catch (e) {
       return { ok: false, error: (e as Error).message, added: [], removed: [], kept: [] };
     }
-    const keptUdp: BoundUdpListener[] = [];
-    for (const c of next.listeners) {
-      const l = udpByKey.get(listenerKey(c));
-      if (l !== undefined) {
-        l.reconfigure(c);
-        keptUdp.push(l);
-      }
-    }
-    const removedUdp = udpListeners.filter((l) => !wanted.has(listenerKey(l.config)));
-    for (const l of removedUdp) retireUdp(l);
-    const kept: BoundListener[] = [];
-    for (const c of next.listeners) {
-      const l = byKey.get(listenerKey(c));
-      if (l !== undefined) {
-        l.reconfigure(c);
-        kept.push(l);
-      }
-    }
-    const removed = listeners.filter((l) => !wanted.has(listenerKey(l.config)));
-    for (const l of removed) {
-      // Stop accepting; the connections it accepted go on until they end by themselves.
-      l.server.close();
-      if (l.sockets.size > 0) {
-        retired.add(l);
-        for (const s of l.sockets) s.once('close', () => l.sockets.size === 0 && retired.delete(l));
-      }
-    }
-    const order = new Map(next.listeners.map((c, i) => [listenerKey(c), i]));
-    listeners = [...kept, ...added].sort((a, b) => order.get(listenerKey(a.config))! - order.get(listenerKey(b.config))!);
-    udpListeners = [...keptUdp, ...addedUdp].sort((a, b) => order.get(listenerKey(a.config))! - order.get(listenerKey(b.config))!);
+    runtime.dispose();
     runtime = nextRuntime;
     staged = undefined;
     runtime.limits.reconfigure(next.limits);
     flows.reconfigure(next.udp, next.limits.trackedAddresses, fdBudget(next));
-    health.stop();
-    health = new HealthMonitor(runtime.pools.values());
-    health.start();
+    runtime.activate();
     if (!sameConfig(rules.demo, next.demo)) log.warn('the demo: section changed; demo services change only on restart');
     rules = next;
-    const names = (ls: readonly { readonly config: { readonly name: string } }[]): string[] => ls.map((l) => l.config.name);
-    return { ok: true, added: names([...added, ...addedUdp]), removed: names([...removed, ...removedUdp]), kept: names([...kept, ...keptUdp]) };
+    return { ok: true, ...change };
   };
 
   let stopped: Promise<void> | undefined;
   const stopAccepting = (): Promise<void> =>
     (stopped ??= (async () => {
-      health.stop();
+      runtime.dispose();
       await reloading;
-      for (const l of listeners) l.server.close();
-      for (const l of udpListeners) l.stopAccepting();
+      // A reload that was under way has activated its own checks meanwhile.
+      runtime.dispose();
+      bound.stopAccepting();
     })());
 
   const closeUdp = async (): Promise<void> => {
-    await Promise.all([...udpListeners, ...retiredUdp].map((l) => l.close()));
-    retiredUdp.clear();
+    await Promise.all(bound.udp.every().map((l) => l.close()));
     flows.close();
   };
 
   return {
     get listeners() {
-      return listeners;
+      return bound.tcp.active;
     },
     get udpListeners() {
-      return udpListeners;
+      return bound.udp.active;
     },
     flows,
     demos,
     runtime: current,
     rules: () => rules,
     snapshot: () => [...runtime.pools.values()].map((p) => p.snapshot()),
-    openByListener() {
-      const out = new Map<string, number>();
-      for (const l of everyListener()) out.set(l.config.name, (out.get(l.config.name) ?? 0) + l.sockets.size);
-      for (const l of [...udpListeners, ...retiredUdp]) out.set(l.config.name, (out.get(l.config.name) ?? 0) + l.flows());
-      return out;
-    },
+    openByListener: () => bound.openByListener(),
     reload(next) {
       // One reload at a time: a second one waits, then diffs against what the first left.
       const run = reloading.then(() => reload(next));
@@ -223,11 +144,10 @@ export async function startPortplex(initial: RulesConfig, log: Logger, opts: Sta
     stopAccepting,
     async drain(graceMs: number) {
       await stopAccepting();
-      const open = (): number => everyListener().reduce((n, l) => n + l.sockets.size, 0);
       const deadline = Date.now() + graceMs;
-      while (open() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      const cut = open();
-      for (const l of everyListener()) for (const s of l.sockets) s.destroy();
+      while (bound.openConnections() > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      const cut = bound.openConnections();
+      bound.cutConnections();
       for (const d of demos) d.server.close();
       // A UDP flow has no end to wait for: it is relayed while the TCP connections drain, then ended.
       await closeUdp();
@@ -236,8 +156,8 @@ export async function startPortplex(initial: RulesConfig, log: Logger, opts: Sta
       return cut;
     },
     async close() {
-      health.stop();
-      await Promise.all([...listeners.map((l) => closeServer(l.server)), ...demos.map((d) => closeServer(d.server)), closeUdp()]);
+      runtime.dispose();
+      await Promise.all([...bound.tcp.active.map((l) => l.close()), ...demos.map((d) => closeServer(d.server)), closeUdp()]);
       runtime.summary.flush();
     },
   };

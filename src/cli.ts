@@ -4,12 +4,12 @@ import { readFileSync } from 'node:fs';
 import { Command } from 'commander';
 import { formatIssues, formatWarnings, loadRules } from './config/load.js';
 import { parseDuration } from './config/units.js';
-import { DEFAULT_TIMEOUT_MS, doctorExitCode, doctorSummary, formatDiagnosis, runDoctor } from './doctor/diagnose.js';
+import { DEFAULT_TIMEOUT_MS, doctorExitCode, doctorSummary, formatDiagnosis, runDoctor } from './tools/doctor/diagnose.js';
 import { ERROR_CODES } from './errors.js';
 import { preflight, systemHostFacts } from './supervisor/preflight.js';
 import { run } from './supervisor/run.js';
 import { defaultWorkerCount } from './supervisor/worker-count.js';
-import { explainBytes, explainConnection, formatExplanation, type ExplainOptions } from './router/explain-cli.js';
+import { explainBytes, explainConnection, formatExplanation, type ExplainOptions } from './tools/explain/explain-cli.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 const DEFAULT_RULES = 'rules/portplex.yaml';

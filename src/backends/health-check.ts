@@ -4,39 +4,47 @@
  * sent as LOCAL, as HAProxy does for checks), then optionally send bytes and expect an answer.
  * Bounded by the check timeout; never throws; reports exactly once.
  */
-import { connect, isIP, type Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
-import type { HealthConfig, SendProxy, ServerConfig } from '../config/types.js';
-import { encodeProxyV1, encodeProxyV2, proxyAddresses } from '../protocols/proxy/header.js';
+import type { HealthConfig, ProxyV2Options, SendProxy, ServerConfig } from '../config/types.js';
+import { connectWithTimeout } from '../net/connect.js';
+import { outgoingHeader } from '../proxy/outgoing-header.js';
 
 export type CheckResult = { readonly ok: boolean; readonly detail: string };
 
 const MAX_ANSWER = 16384;
 
 export function runHealthCheck(server: ServerConfig, h: HealthConfig, done: (r: CheckResult) => void): void {
-  const raw = connect({ host: server.host, port: server.port });
-  let stream: Socket | TLSSocket = raw;
+  const started = Date.now();
+  let raw: Socket | undefined;
+  let stream: Socket | TLSSocket | undefined;
+  let timer: NodeJS.Timeout | undefined;
   let settled = false;
   const finish = (ok: boolean, detail: string): void => {
     if (settled) return;
     settled = true;
     clearTimeout(timer);
-    stream.destroy();
-    raw.destroy();
+    stream?.destroy();
+    raw?.destroy();
     done({ ok, detail });
   };
-  const timer = setTimeout(() => finish(false, `timeout after ${h.timeoutMs}ms`), h.timeoutMs);
-  raw.on('error', (e: NodeJS.ErrnoException) => finish(false, `connect: ${e.code ?? e.message}`));
-  raw.once('connect', () => {
-    const header = h.sendProxy ? checkHeader(server.sendProxy, raw) : undefined;
-    if (header !== undefined) raw.write(header);
+  const timedOut = `timeout after ${h.timeoutMs}ms`;
+  // The check timeout bounds the whole check: the connect gets all of it, the rest what is left.
+  connectWithTimeout({ host: server.host, port: server.port, timeoutMs: h.timeoutMs }, (r) => {
+    if (!r.ok) return finish(false, r.kind === 'error' ? `connect: ${r.error}` : timedOut);
+    const socket = r.socket;
+    raw = stream = socket;
+    timer = setTimeout(() => finish(false, timedOut), Math.max(0, h.timeoutMs - (Date.now() - started)));
+    socket.on('error', (e: NodeJS.ErrnoException) => finish(false, `connect: ${e.code ?? e.message}`));
+    const header = h.sendProxy ? checkHeader(server.sendProxy, socket) : undefined;
+    if (header !== undefined) socket.write(header);
     if (h.type === 'tcp') {
-      exchange(raw, h, finish, 'connected');
+      exchange(socket, h, finish, 'connected');
       return;
     }
     const servername = h.sni ?? (isIP(server.host) === 0 ? server.host : undefined);
     const tls = tlsConnect({
-      socket: raw,
+      socket,
       rejectUnauthorized: false,
       ...(servername !== undefined ? { servername } : {}),
       ...(h.alpn.length > 0 ? { ALPNProtocols: [...h.alpn] } : {}),
@@ -47,15 +55,16 @@ export function runHealthCheck(server: ServerConfig, h: HealthConfig, done: (r: 
   });
 }
 
-/** The check's PROXY header: the check connection's own addresses for v1, LOCAL for v2. */
+/** A check's v2 header carries no TLVs: it speaks for no client. */
+const CHECK_V2: ProxyV2Options = { authority: false, alpn: false, uniqueId: false, crc32c: false, passTlvs: [], datagrams: 'first' };
+
+/**
+ * The check's PROXY header, as HAProxy's check-send-proxy sends it: v1 with the check
+ * connection's own addresses, v2 as LOCAL (the backend uses its socket's addresses).
+ */
 function checkHeader(mode: SendProxy, socket: Socket): Buffer | undefined {
-  if (mode === 'off') return undefined;
-  const addrs = proxyAddresses(
-    { address: socket.localAddress ?? '', port: socket.localPort ?? 0 },
-    { address: socket.remoteAddress ?? '', port: socket.remotePort ?? 0 },
-  );
-  if (mode === 'v1') return encodeProxyV1(addrs);
-  const r = encodeProxyV2(addrs, [], { local: true });
+  const ep = { srcAddress: socket.localAddress ?? '', srcPort: socket.localPort ?? 0, dstAddress: socket.remoteAddress ?? '', dstPort: socket.remotePort ?? 0 };
+  const r = outgoingHeader(mode, ep, { sni: undefined, alpn: undefined, local: mode === 'v2', uniqueId: undefined, inboundTlvs: [] }, CHECK_V2);
   return r.ok ? r.header : undefined;
 }
 

@@ -9,20 +9,14 @@ import type { BackendConfig, ServerConfig } from '../config/types.js';
 import type { Logger } from '../observe/logger.js';
 import { pickServer } from './balance.js';
 import { dial } from './dial.js';
-import { ServerState, type ServerSnapshot } from './server-state.js';
+import type { BackendSnapshot } from '../observe/snapshots.js';
+import { ServerState } from './server-state.js';
 
 export interface ConnectOutcome {
   readonly socket: Socket | undefined;
   readonly server: ServerConfig | undefined;
   /** "addr: reason" for every server that failed, in the order tried. */
   readonly failures: readonly string[];
-}
-
-export interface BackendSnapshot {
-  readonly name: string;
-  readonly balance: BackendConfig['balance'];
-  readonly up: number;
-  readonly servers: readonly ServerSnapshot[];
 }
 
 const NONE_TRIED: ReadonlySet<ServerState> = new Set();

@@ -1,21 +1,6 @@
 /** The live state of one server: up/down, connection counts, check and passive-failure counters. */
 import type { ServerConfig } from '../config/types.js';
-
-export type ServerStatus = 'up' | 'down';
-
-export interface ServerSnapshot {
-  readonly address: string;
-  readonly backup: boolean;
-  readonly weight: number;
-  readonly status: ServerStatus;
-  /** Why it is down (last check or passive failure), when it is. */
-  readonly reason: string | undefined;
-  readonly active: number;
-  readonly total: number;
-  readonly failedConnects: number;
-  readonly lastCheck: { readonly ok: boolean; readonly detail: string; readonly at: number } | undefined;
-  readonly lastChange: number;
-}
+import type { ServerSnapshot, ServerStatus } from '../observe/snapshots.js';
 
 export class ServerState {
   status: ServerStatus = 'up';

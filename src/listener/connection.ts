@@ -21,7 +21,7 @@ import { splice, type GuardVerdict, type SpliceOptions } from '../proxy/splice.j
 import { openConnectTunnel, openSniForward, type TunnelOutcome } from '../forward/tunnel.js';
 import { CONNECTION_ESTABLISHED, errorResponse } from '../forward/responses.js';
 import type { Decision, TraceStep } from '../router/route-table.js';
-import type { Runtime } from './runtime.js';
+import type { Runtime } from '../engine/runtime.js';
 
 let sequence = 0;
 const ID_PREFIX = process.pid.toString(36) + '-';

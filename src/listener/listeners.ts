@@ -1,43 +1,23 @@
 /** One net.Server per bind address; every accepted socket becomes a Connection. */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { ListenerConfig } from '../config/types.js';
+import type { Listening } from '../engine/listener-set.js';
+import type { Runtime } from '../engine/runtime.js';
 import { PortplexError } from '../errors.js';
 import { Connection } from './connection.js';
-import type { Runtime } from './runtime.js';
 
-export interface BoundListener {
-  /** The listener's settings; a reload may change them (PROXY trust, caps) without re-binding. */
-  readonly config: ListenerConfig;
+export interface BoundListener extends Listening {
   readonly server: Server;
   readonly address: AddressInfo;
   /** Client sockets accepted and not yet closed (for drain). */
   readonly sockets: ReadonlySet<Socket>;
-  /** New settings for the same address, used from the next accepted connection on. */
-  reconfigure(config: ListenerConfig): void;
 }
 
-/** Binds every listener or none: on the first failure the ones already bound are closed again. */
-export async function bindListeners(configs: readonly ListenerConfig[], runtime: () => Runtime): Promise<BoundListener[]> {
-  const bound: BoundListener[] = [];
-  try {
-    for (const cfg of configs) bound.push(await bindOne(cfg, runtime));
-  } catch (e) {
-    await Promise.all(bound.map((b) => closeServer(b.server)));
-    throw e;
-  }
-  return bound;
-}
-
-/** What identifies a listening socket: a reload keeps a listener whose key is unchanged. */
-export function listenerKey(cfg: ListenerConfig): string {
-  // Port 0 (any free port, used in tests) is no address: two such listeners are told apart by name.
-  // TCP and UDP on the same port are two sockets.
-  return cfg.port === 0 ? `${cfg.transport}|${cfg.host}|0|${cfg.name}` : `${cfg.transport}|${cfg.host}|${cfg.port}`;
-}
-
-function bindOne(initial: ListenerConfig, runtime: () => Runtime): Promise<BoundListener> {
+export function bindListener(initial: ListenerConfig, runtime: () => Runtime): Promise<BoundListener> {
   let cfg = initial;
   const sockets = new Set<Socket>();
+  /** Told when the last accepted socket closes (a retired listener waits for that). */
+  let idleWaiters: (() => void)[] = [];
   const server = createServer({ allowHalfOpen: true, noDelay: true }, (socket) => {
     const rt = runtime();
     if (!rt.limits.admitSocket(cfg)) {
@@ -46,7 +26,13 @@ function bindOne(initial: ListenerConfig, runtime: () => Runtime): Promise<Bound
       return;
     }
     sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
+    socket.once('close', () => {
+      sockets.delete(socket);
+      if (sockets.size > 0) return;
+      const waiters = idleWaiters;
+      idleWaiters = [];
+      for (const w of waiters) w();
+    });
     new Connection(socket, cfg, rt).start();
   });
   return new Promise((resolve, reject) => {
@@ -61,6 +47,8 @@ function bindOne(initial: ListenerConfig, runtime: () => Runtime): Promise<Bound
       // error that does reach us is counted and logged, never fatal.
       server.on('error', (e: NodeJS.ErrnoException) => runtime().limits.note('accept-error', cfg.name, e.code ?? e.message));
       const address = server.address() as AddressInfo;
+      let accepting = true;
+      let closing: Promise<void> | undefined;
       resolve({
         get config() {
           return cfg;
@@ -71,11 +59,23 @@ function bindOne(initial: ListenerConfig, runtime: () => Runtime): Promise<Bound
         reconfigure(next) {
           cfg = next;
         },
+        open: () => sockets.size,
+        stopAccepting() {
+          if (!accepting) return;
+          accepting = false;
+          server.close();
+        },
+        idle: () => (sockets.size === 0 ? Promise.resolve() : new Promise<void>((done) => idleWaiters.push(done))),
+        close() {
+          accepting = false;
+          return (closing ??= closeServer(server));
+        },
       });
     });
   });
 }
 
+/** Resolves once the server has stopped listening and its accepted connections have closed. */
 export function closeServer(server: Server): Promise<void> {
   return new Promise((resolve) => server.close(() => resolve()));
 }

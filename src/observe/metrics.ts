@@ -13,9 +13,8 @@
  * portplex_server_up_workers says in how many it is.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { BackendSnapshot } from '../backends/pool.js';
+import type { BackendSnapshot, UdpStatsView } from './snapshots.js';
 import type { ConnectionObserver, ConnectionRecord } from './connection-record.js';
-import type { UdpStats } from '../udp/flow-table.js';
 
 export interface MetricsSources {
   /** Current backends and servers (health state). */
@@ -27,7 +26,7 @@ export interface MetricsSources {
   /** Cumulative forward-proxy denials, key "route/reason". */
   denials(): ReadonlyMap<string, number>;
   /** UDP flow table counters (flows open are in openByListener). */
-  udp?(): UdpStats;
+  udp?(): UdpStatsView;
 }
 
 /** Metric names, shared with the status page so both read the same series. */

@@ -18,7 +18,7 @@ import type { ListenerConfig } from '../config/types.js';
 import type { MatchContext } from '../protocols/match-context.js';
 import type { ServerState } from '../backends/server-state.js';
 import type { BackendPool } from '../backends/pool.js';
-import type { Runtime } from '../listener/runtime.js';
+import type { Runtime } from '../engine/runtime.js';
 import type { ClientHello } from '../protocols/tls/client-hello.js';
 import type { CompiledRoute } from '../router/route-table.js';
 import { tlsVersionName } from '../protocols/tls/client-hello.js';

@@ -8,41 +8,28 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { AddressInfo } from 'node:net';
 import type { ListenerConfig } from '../config/types.js';
 import { PortplexError } from '../errors.js';
-import { listenerKey } from '../listener/listeners.js';
-import type { Runtime } from '../listener/runtime.js';
+import { listenerKey } from '../config/listener-key.js';
+import type { Listening } from '../engine/listener-set.js';
+import type { Runtime } from '../engine/runtime.js';
 import { unmapIPv4 } from '../protocols/ip/address.js';
 import type { FlowTable } from './flow-table.js';
 import { UdpFlow, type FlowHost } from './flow.js';
 
 const RECV_BUFFER = 4 * 1024 * 1024;
 
-export interface BoundUdpListener {
-  readonly config: ListenerConfig;
+/** How often a retired listener looks whether its last flow has ended (flows end by idle timeout, not by an event). */
+const IDLE_POLL_MS = 1000;
+
+/**
+ * stopAccepting() refuses new flows; the flows there are go on (their answers leave from this
+ * socket). close() ends the listener's flows and closes the socket.
+ */
+export interface BoundUdpListener extends Listening {
   readonly socket: Socket;
   readonly address: AddressInfo;
-  /** Flows of this listener now in the table. */
-  flows(): number;
-  /** New settings for the same address (a reload that kept it). */
-  reconfigure(config: ListenerConfig): void;
-  /** New flows are refused from now on; the flows there are go on (their answers leave from this socket). */
-  stopAccepting(): void;
-  /** Ends the listener's flows and closes the socket. */
-  close(): Promise<void>;
 }
 
-/** Binds every UDP listener or none: on the first failure the ones already bound are closed again. */
-export async function bindUdpListeners(configs: readonly ListenerConfig[], runtime: () => Runtime, table: FlowTable<UdpFlow>): Promise<BoundUdpListener[]> {
-  const bound: BoundUdpListener[] = [];
-  try {
-    for (const cfg of configs) bound.push(await bindOne(cfg, runtime, table));
-  } catch (e) {
-    await Promise.all(bound.map((b) => b.close()));
-    throw e;
-  }
-  return bound;
-}
-
-function bindOne(initial: ListenerConfig, runtime: () => Runtime, table: FlowTable<UdpFlow>): Promise<BoundUdpListener> {
+export function bindUdpListener(initial: ListenerConfig, runtime: () => Runtime, table: FlowTable<UdpFlow>): Promise<BoundUdpListener> {
   let cfg = initial;
   let accepting = true;
   const id = listenerKey(initial);
@@ -122,7 +109,18 @@ function bindOne(initial: ListenerConfig, runtime: () => Runtime, table: FlowTab
         },
         socket,
         address,
-        flows: () => table.flowsOf(id),
+        // Its flows now in the table.
+        open: () => table.flowsOf(id),
+        idle: () =>
+          new Promise<void>((done) => {
+            if (table.flowsOf(id) === 0) return done();
+            const poll = setInterval(() => {
+              if (table.flowsOf(id) > 0) return;
+              clearInterval(poll);
+              done();
+            }, IDLE_POLL_MS);
+            poll.unref();
+          }),
         reconfigure(next) {
           cfg = next;
         },

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import type { Registry } from 'prom-client';
-import type { BackendSnapshot } from '../../src/backends/pool.js';
+import type { BackendSnapshot } from '../../src/observe/snapshots.js';
 import { compileRulesText } from '../../src/config/load.js';
 import type { RulesConfig } from '../../src/config/types.js';
 import type { ConnectionRecord } from '../../src/observe/connection-record.js';

@@ -9,7 +9,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { compileRulesText } from '../../src/config/load.js';
-import { runDoctor } from '../../src/doctor/diagnose.js';
+import { runDoctor } from '../../src/tools/doctor/diagnose.js';
 import {
   nginxMainConfig,
   DEMO_CERT,

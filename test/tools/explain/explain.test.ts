@@ -4,10 +4,10 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { exchange, recordingBackend, startFromYaml } from '../helpers/net.js';
+import { exchange, recordingBackend, startFromYaml } from '../../helpers/net.js';
 
 const run = promisify(execFile);
-const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
+const ROOT = fileURLToPath(new URL('../../../../', import.meta.url));
 const cli = (...args: string[]): Promise<{ stdout: string }> => run('node', [`${ROOT}dist/src/cli.js`, 'explain', ...args], { cwd: ROOT });
 
 describe('portplex explain', () => {

@@ -12,16 +12,17 @@ import { createServer, type AddressInfo, type Server, type Socket } from 'node:n
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TLSSocket, createSecureContext, createServer as createTlsServer } from 'node:tls';
-import { compileRulesText } from '../../src/config/load.js';
-import type { RulesConfig } from '../../src/config/types.js';
-import { diagnoseBackend, runDoctor, type BackendDiagnosis } from '../../src/doctor/diagnose.js';
-import { buildClientHello, probe } from '../../src/doctor/probe.js';
-import { parseProxyHeader, proxySignature, type InboundProxyHeader } from '../../src/protocols/proxy/decode.js';
-import { parseClientHello } from '../../src/protocols/tls/client-hello.js';
-import { deadPort } from '../helpers/net.js';
-import { DEMO_CERT, DEMO_KEY, defer, makeTempDir, type Scope } from '../helpers/interop.js';
+import { compileRulesText } from '../../../src/config/load.js';
+import type { RulesConfig } from '../../../src/config/types.js';
+import { diagnoseBackend, runDoctor, type BackendDiagnosis } from '../../../src/tools/doctor/diagnose.js';
+import { buildClientHello } from '../../../src/tools/client-hello.js';
+import { probe } from '../../../src/tools/doctor/probe.js';
+import { parseProxyHeader, proxySignature, type InboundProxyHeader } from '../../../src/protocols/proxy/decode.js';
+import { parseClientHello } from '../../../src/protocols/tls/client-hello.js';
+import { deadPort } from '../../helpers/net.js';
+import { DEMO_CERT, DEMO_KEY, defer, makeTempDir, type Scope } from '../../helpers/interop.js';
 
-const CLI = fileURLToPath(new URL('../../src/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../../../src/cli.js', import.meta.url));
 const CERT = { cert: readFileSync(DEMO_CERT), key: readFileSync(DEMO_KEY) };
 const secureContext = createSecureContext(CERT);
 const FAST = { timeoutMs: 1500, bannerWaitMs: 60 };

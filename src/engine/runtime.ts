@@ -1,5 +1,6 @@
 /** Everything a connection needs from the loaded rules, built once per rule load. */
 import type { BackendConfig, ListenerConfig, RulesConfig } from '../config/types.js';
+import { HealthMonitor } from '../backends/health.js';
 import { BackendPool } from '../backends/pool.js';
 import { cidrSet, type CidrSet } from '../matchers/cidr-set.js';
 import { RouteTable } from '../router/route-table.js';
@@ -33,6 +34,10 @@ export interface Runtime {
   readonly summary: LogSummary;
   /** Told about every closed connection (metrics); optional so tools and tests can run without. */
   readonly observer: ConnectionObserver | undefined;
+  /** Starts the health checks of this rule set's pools (once it is the rule set in force). */
+  activate(): void;
+  /** Stops this rule set's health checks (a reload replaced it, or the process stops); idempotent. */
+  dispose(): void;
 }
 
 /**
@@ -51,6 +56,8 @@ export function buildRuntime(rules: RulesConfig, log: Logger, previous?: Runtime
   const summary = previous?.summary ?? new LogSummary(log);
   const trust = new Map<string, CidrSet>();
   for (const l of rules.listeners) trust.set(l.name, l.proxy.accept === 'off' ? () => false : cidrSet(l.proxy.trusted));
+  // Built here, started by activate(): a reload that fails to bind never starts the checks it staged.
+  const health = new HealthMonitor(pools.values());
   return {
     table: new RouteTable(rules, 'tcp'),
     udpTable: new RouteTable(rules, 'udp'),
@@ -67,5 +74,7 @@ export function buildRuntime(rules: RulesConfig, log: Logger, previous?: Runtime
     summary,
     observer: observer ?? previous?.observer,
     trustedElsewhere: (listener, peer) => rules.listeners.find((l) => l.name !== listener.name && trust.get(l.name)?.(peer) === true)?.name,
+    activate: () => health.start(),
+    dispose: () => health.stop(),
   };
 }

@@ -8,13 +8,11 @@
  * time (connect timeout + banner wait + read timeout) and in bytes (`maxBytes`, 4 KiB by default).
  */
 import { randomBytes } from 'node:crypto';
-import { connect, type Socket } from 'node:net';
-import { Duplex } from 'node:stream';
-import { connect as tlsConnect } from 'node:tls';
-import type { ProxyV2Options, SendProxy } from '../config/types.js';
-import { escapeClientText } from '../observe/escape.js';
-import { parseClientHello } from '../protocols/tls/client-hello.js';
-import { outgoingHeader } from '../proxy/outgoing-header.js';
+import type { Socket } from 'node:net';
+import type { ProxyV2Options, SendProxy } from '../../config/types.js';
+import { escapeClientText } from '../../observe/escape.js';
+import { connectWithTimeout } from '../../net/connect.js';
+import { outgoingHeader } from '../../proxy/outgoing-header.js';
 
 // ---------------------------------------------------------------------------------------------
 // Classification (pure)
@@ -367,60 +365,6 @@ export function describePayload(p: Payload | PayloadKind): string {
   }
 }
 
-export type HelloResult = { ok: true; hello: Buffer } | { ok: false; error: string };
-
-/**
- * A real ClientHello from this Node's TLS stack: tls.connect over an in-memory duplex whose writes
- * are captured until one complete hello has been written; nothing goes on the network.
- */
-export function buildClientHello(
-  opts: { servername?: string | undefined; alpn?: readonly string[] | undefined; maxVersion?: 'TLSv1.2' | 'TLSv1.3'; timeoutMs?: number } = {},
-): Promise<HelloResult> {
-  return new Promise<HelloResult>((resolve) => {
-    let acc: Buffer = Buffer.alloc(0);
-    let settled = false;
-    let tls: ReturnType<typeof tlsConnect> | undefined;
-    const finish = (r: HelloResult): void => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      // tls.connect writes the hello synchronously: destroy on a later tick, once it is constructed.
-      setImmediate(() => {
-        tls?.destroy();
-        duplex.destroy();
-      });
-      resolve(r);
-    };
-    const duplex = new Duplex({
-      read() {
-        /* the server never answers */
-      },
-      write(chunk: Buffer, _enc, cb) {
-        if (!settled) {
-          acc = Buffer.concat([acc, chunk]);
-          const r = parseClientHello(acc);
-          if (r.kind === 'ok') finish({ ok: true, hello: Buffer.from(acc.subarray(0, r.length)) });
-          else if (r.kind === 'invalid') finish({ ok: false, error: `node produced an unparsable ClientHello: ${r.reason}` });
-        }
-        cb();
-      },
-    });
-    duplex.on('error', () => undefined);
-    const timer = setTimeout(() => finish({ ok: false, error: 'node did not produce a ClientHello' }), opts.timeoutMs ?? 2000);
-    try {
-      tls = tlsConnect({
-        socket: duplex,
-        rejectUnauthorized: false,
-        ...(opts.servername !== undefined && opts.servername !== '' ? { servername: opts.servername } : {}),
-        ...(opts.alpn !== undefined && opts.alpn.length > 0 ? { ALPNProtocols: [...opts.alpn] } : {}),
-        ...(opts.maxVersion !== undefined ? { maxVersion: opts.maxVersion } : {}),
-      });
-      tls.on('error', (e: Error) => finish({ ok: false, error: e.message }));
-    } catch (e) {
-      finish({ ok: false, error: (e as Error).message });
-    }
-  });
-}
 
 // ---------------------------------------------------------------------------------------------
 // The probe (I/O)
@@ -487,8 +431,8 @@ export function probe(opts: ProbeOptions): Promise<ProbeResult> {
     let replyDeadline = 0;
     let sentAt = 0;
 
-    // Created below, once every handler exists; only used after that.
-    let socket: Socket = undefined as unknown as Socket;
+    // Set once connected; every handler that uses it runs after that.
+    let socket: Socket | undefined;
 
     const result = (answer: Answer): ProbeResult => ({
       server,
@@ -507,7 +451,7 @@ export function probe(opts: ProbeOptions): Promise<ProbeResult> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      socket.destroy();
+      socket?.destroy();
       const waitedMs = sentAt > 0 ? Date.now() - sentAt : undefined;
       resolve(result(classifyAnswer({ connectError, serverFirst, reply, end, waitedMs: end === 'timeout' ? Math.round(waitedMs ?? 0) : waitedMs })));
     };
@@ -516,7 +460,7 @@ export function probe(opts: ProbeOptions): Promise<ProbeResult> {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      socket.destroy();
+      socket?.destroy();
       resolve(result({ kind: 'other', bytes: serverFirst.length + reply.length, end: 'open', final: true, summary: message }));
     };
 
@@ -526,7 +470,7 @@ export function probe(opts: ProbeOptions): Promise<ProbeResult> {
     };
 
     const send = (): void => {
-      if (settled) return;
+      if (settled || socket === undefined) return;
       phase = 'reply';
       let payload = opts.payload;
       if (serverFirst.length > 0) {
@@ -583,49 +527,42 @@ export function probe(opts: ProbeOptions): Promise<ProbeResult> {
       }
     };
 
-    try {
-      socket = connect({ host: opts.host, port: opts.port, allowHalfOpen: true, noDelay: true });
-    } catch (e) {
-      // Invalid options (a port out of range...) throw synchronously.
-      settled = true;
-      resolve(result(classifyAnswer({ connectError: (e as Error).message, serverFirst, reply, end: 'open' })));
-      return;
-    }
-    socket.on('error', (e: NodeJS.ErrnoException) => {
-      if (phase === 'connect') return finish('open', e.code ?? e.message);
-      finish('reset');
-    });
-    socket.on('end', () => finish('fin'));
-    socket.on('close', () => finish(phase === 'connect' ? 'open' : 'fin', phase === 'connect' ? 'closed before connecting' : undefined));
-    socket.on('data', (chunk: Buffer) => {
-      if (settled) return;
-      const room = maxBytes - serverFirst.length - reply.length;
-      const part = chunk.length > room ? chunk.subarray(0, Math.max(0, room)) : chunk;
-      if (phase === 'reply') reply = Buffer.concat([reply, part]);
-      else serverFirst = Buffer.concat([serverFirst, part]);
-      if (chunk.length >= room) {
-        if (phase !== 'reply') {
-          // A huge greeting: classify what we have without sending anything.
-          phase = 'reply';
-        }
-        return finish('cap');
-      }
-      if (phase === 'banner') {
-        // Wait for the end of the first line (or a little longer), then answer.
-        if (firstLine(serverFirst).complete || serverFirst.length >= 255) send();
-        return;
-      }
-      check();
-    });
-    socket.once('connect', () => {
-      if (settled) return;
+    const connected = (sock: Socket): void => {
+      socket = sock;
       phase = 'banner';
+      sock.on('error', () => finish('reset'));
+      sock.on('end', () => finish('fin'));
+      sock.on('close', () => finish('fin'));
+      sock.on('data', (chunk: Buffer) => {
+        if (settled) return;
+        const room = maxBytes - serverFirst.length - reply.length;
+        const part = chunk.length > room ? chunk.subarray(0, Math.max(0, room)) : chunk;
+        if (phase === 'reply') reply = Buffer.concat([reply, part]);
+        else serverFirst = Buffer.concat([serverFirst, part]);
+        if (chunk.length >= room) {
+          if (phase !== 'reply') {
+            // A huge greeting: classify what we have without sending anything.
+            phase = 'reply';
+          }
+          return finish('cap');
+        }
+        if (phase === 'banner') {
+          // Wait for the end of the first line (or a little longer), then answer.
+          if (firstLine(serverFirst).complete || serverFirst.length >= 255) send();
+          return;
+        }
+        check();
+      });
       arm(bannerWaitMs, () => {
         if (serverFirst.length === 0) return send();
         // Partial banner: give it one more wait, then go on.
         arm(bannerWaitMs, send);
       });
+    };
+    // Invalid options (a port out of range...), refusals and timeouts all end as a connect error.
+    connectWithTimeout({ host: opts.host, port: opts.port, timeoutMs: opts.connectTimeoutMs, allowHalfOpen: true, noDelay: true }, (r) => {
+      if (r.ok) return connected(r.socket);
+      finish('open', r.kind === 'timeout' ? `connect timeout after ${opts.connectTimeoutMs} ms` : r.kind === 'error' ? r.error : 'aborted');
     });
-    arm(opts.connectTimeoutMs, () => finish('open', `connect timeout after ${opts.connectTimeoutMs} ms`));
   });
 }

@@ -17,8 +17,9 @@
  * failed, or an answer that is not clearly the expected protocol), saying what was seen. Never
  * throws.
  */
-import type { BackendConfig, Condition, RouteConfig, RulesConfig, SendProxy, ServerConfig } from '../config/types.js';
-import { buildClientHello, describePayload, probe, type Payload, type PayloadKind, type ProbeResult } from './probe.js';
+import type { BackendConfig, Condition, RouteConfig, RulesConfig, SendProxy, ServerConfig } from '../../config/types.js';
+import { buildClientHello } from '../client-hello.js';
+import { describePayload, probe, type Payload, type PayloadKind, type ProbeResult } from './probe.js';
 
 export type Verdict = 'ok' | 'mismatch' | 'down' | 'unknown';
 

@@ -5,10 +5,10 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { classifyAnswer, describePayload, type Answer, type Observation, type PayloadKind, type ProbeEnd, type ProbeResult } from '../../src/doctor/probe.js';
-import { judge, outcomeOf, planPayloads, doctorExitCode, formatDiagnosis, type BackendDiagnosis } from '../../src/doctor/diagnose.js';
-import { compileRulesText } from '../../src/config/load.js';
-import type { SendProxy } from '../../src/config/types.js';
+import { classifyAnswer, describePayload, type Answer, type Observation, type PayloadKind, type ProbeEnd, type ProbeResult } from '../../../src/tools/doctor/probe.js';
+import { judge, outcomeOf, planPayloads, doctorExitCode, formatDiagnosis, type BackendDiagnosis } from '../../../src/tools/doctor/diagnose.js';
+import { compileRulesText } from '../../../src/config/load.js';
+import type { SendProxy } from '../../../src/config/types.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 const h = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');

@@ -3,14 +3,14 @@
  * for each condition, what it saw. Uses the same matchers as live routing; the reasons are read
  * off the parsed facts.
  */
-import type { Condition, RulesConfig } from '../config/types.js';
-import type { MatchContext } from '../protocols/match-context.js';
-import { compileCondition } from '../matchers/registry.js';
-import { MORE, NO, verdictName, type Verdict } from '../protocols/verdict.js';
-import { PROTOCOL_TABLE } from '../inspect/protocol-table.js';
-import { RouteTable } from './route-table.js';
-import { conditionSpec, isProtocolCondition } from '../protocols/registry.js';
-import { escapeClientText } from '../observe/escape.js';
+import type { Condition, RulesConfig } from '../../config/types.js';
+import type { MatchContext } from '../../protocols/match-context.js';
+import { compileCondition } from '../../matchers/registry.js';
+import { MORE, NO, verdictName, type Verdict } from '../../protocols/verdict.js';
+import { PROTOCOL_TABLE } from '../../inspect/protocol-table.js';
+import { RouteTable } from '../../router/route-table.js';
+import { conditionSpec, isProtocolCondition } from '../../protocols/registry.js';
+import { escapeClientText } from '../../observe/escape.js';
 
 export interface ExplainedRoute {
   readonly route: string;

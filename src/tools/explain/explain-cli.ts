@@ -1,10 +1,10 @@
-/** The `portplex explain` command's inputs and output, around src/router/explain.ts. */
+/** The `portplex explain` command's inputs and output, around explain.ts. */
 import { readFileSync } from 'node:fs';
-import type { RulesConfig } from '../config/types.js';
-import { buildClientHello } from '../doctor/probe.js';
-import { Facts } from '../inspect/facts.js';
-import type { MatchContext } from '../protocols/match-context.js';
-import { parseClientHello, tlsVersionName } from '../protocols/tls/client-hello.js';
+import type { RulesConfig } from '../../config/types.js';
+import { buildClientHello } from '../client-hello.js';
+import { Facts } from '../../inspect/facts.js';
+import type { MatchContext } from '../../protocols/match-context.js';
+import { parseClientHello, tlsVersionName } from '../../protocols/tls/client-hello.js';
 import { explain, type Explanation } from './explain.js';
 
 export interface ExplainOptions {
