@@ -83,7 +83,7 @@ const UDP_POLICY: Readonly<Record<UdpCloseReason, ReasonPolicy>> = {
   'listener-closed': INFO,
   'no-route': WARN,
   'backend-unreachable': WARN,
-  // The server socket failed before any answer (ICMP port unreachable): the flow was never served.
+  // The server's socket failed (ICMP port unreachable): most often no server listens there.
   'backend-error': WARN,
   'proxy-header-error': WARN,
   'fd-exhausted': INFO_SUMMARISED,
