@@ -12,9 +12,9 @@ import { Facts } from '../inspect/facts.js';
 import { headerEndpoints, inboundStep, isLocalHeader } from '../inspect/inbound-proxy.js';
 import { PeekBuffer } from '../inspect/peek-buffer.js';
 import type { MatchContext } from '../protocols/match-context.js';
-import { escapeClientText } from '../observe/escape.js';
+import { summarizeClient } from '../observe/close-captures.js';
+import { writeCloseLine, type ClientFields, type TcpCloseReason } from '../observe/close-line.js';
 import { proxySignature, type InboundProxyHeader } from '../protocols/proxy/decode.js';
-import { capturedFields } from '../protocols/registry.js';
 import { unmapIPv4 } from '../protocols/ip/address.js';
 import { outgoingHeader } from '../proxy/outgoing-header.js';
 import { splice, type GuardVerdict, type SpliceOptions } from '../proxy/splice.js';
@@ -70,7 +70,7 @@ export class Connection implements MatchContext {
   private heldInspectBytes = 0;
   /** Once spliced: how many bytes were peeked, and the client facts the close line reports. */
   private peekedLength: number | undefined;
-  private clientSummary: ClientSummary | undefined;
+  private clientSummary: ClientFields | undefined;
 
   constructor(
     private readonly socket: Socket,
@@ -398,7 +398,7 @@ export class Connection implements MatchContext {
   }
 
   /** Sends a final answer, lets it drain, and logs once the client is gone (at most 2 s later). */
-  private respondAndClose(response: Buffer, reason: string, detail: string): void {
+  private respondAndClose(response: Buffer, reason: TcpCloseReason, detail: string): void {
     const s = this.socket;
     s.removeListener('close', this.onEarlyClose);
     // A client that resets after reading the answer (curl does after a 403) keeps this reason.
@@ -474,7 +474,7 @@ export class Connection implements MatchContext {
   }
 
   /** Ends the connection (once) and writes its single log line. */
-  private finish(reason: string, detail?: string): void {
+  private finish(reason: TcpCloseReason, detail?: string): void {
     if (this.phase === 'closed') return;
     const wasInspecting = this.phase === 'inspect' || this.phase === 'header';
     this.phase = 'closed';
@@ -505,50 +505,34 @@ export class Connection implements MatchContext {
   private settle(): void {
     this.peekedLength = this.peek.length;
     // Summarised only if a close line can be written at all (warn is the highest close level).
-    if (this.rt.log.isLevelEnabled('warn')) this.clientSummary = this.summarizeClient();
+    if (this.rt.log.isLevelEnabled('warn')) this.clientSummary = summarizeClient(this.facts);
     this.peek = new PeekBuffer();
     this.facts.clear();
   }
 
-  /** The client facts of the close line, each protocol's fields from its folder (escaped: client text). */
-  private summarizeClient(): ClientSummary {
-    return capturedFields((key) => this.facts.known(key), escapeClientText);
-  }
-
-  private log(reason: string, detail: string | undefined): void {
-    const log = this.rt.log;
-    // Limit refusals are reported by the limits (once per kind and minute), not per connection.
-    // A peer gone before its address could be read (reset right after the handshake) is noise.
-    const level = reason === 'limit' || this.peerAddress === '' ? 'debug' : WARN_REASONS.has(reason) ? 'warn' : 'info';
-    if (!log.isLevelEnabled(level)) return;
-    // Refusals are what junk traffic produces: past a burst per interval, counted into one summary
-    // line per listener and reason. Every other close keeps its own line.
-    if (level === 'warn' && !this.rt.summary.admit(CLOSE_LINE, this.listener.name, reason)) return;
-    const client = this.clientSummary ?? this.summarizeClient();
-    const ms = (v: number | undefined): number | undefined => (v === undefined ? undefined : Math.round(v * 100) / 100);
+  private log(reason: TcpCloseReason, detail: string | undefined): void {
     const inbound = this.inbound;
-    log[level](
-      {
-        id: this.id,
-        listener: this.listener.name,
-        client: { address: this.srcAddress, port: this.srcPort },
-        peer: inbound !== undefined || reason === 'proxy-refused' ? { address: this.peerAddress, port: this.peerPort } : undefined,
-        proxy_header: inbound === undefined ? undefined : inbound.version === 1 ? 'v1' : isLocalHeader(inbound) ? 'v2-local' : 'v2',
-        route: this.routeName,
-        backend: this.backendName,
-        server: this.serverAddress,
-        target: this.tunnelTarget === undefined ? undefined : escapeClientText(this.tunnelTarget),
-        ...client,
-        unique_id: this.uniqueId?.toString('hex'),
-        peeked: this.peekedLength ?? this.peek.length,
-        bytes: { from_client: this.socket.bytesRead, to_client: this.socket.bytesWritten },
-        ms: { decide: ms(this.decideMs), connect: ms(this.connectMs), total: ms(performance.now() - this.started) },
-        reason,
-        detail,
-        failures: this.failures,
-      },
-      CLOSE_LINE,
-    );
+    writeCloseLine(this.rt.log, this.rt.summary, {
+      transport: 'tcp',
+      id: this.id,
+      listener: this.listener.name,
+      client: { address: this.srcAddress, port: this.srcPort },
+      peer: { address: this.peerAddress, port: this.peerPort },
+      proxyHeader: inbound === undefined ? undefined : inbound.version === 1 ? 'v1' : isLocalHeader(inbound) ? 'v2-local' : 'v2',
+      route: this.routeName,
+      backend: this.backendName,
+      server: this.serverAddress,
+      target: this.tunnelTarget,
+      clientFields: () => this.clientSummary ?? summarizeClient(this.facts),
+      uniqueId: this.uniqueId,
+      peeked: this.peekedLength ?? this.peek.length,
+      bytes: { fromClient: this.socket.bytesRead, toClient: this.socket.bytesWritten },
+      ms: { decide: this.decideMs, total: performance.now() - this.started },
+      connectMs: this.connectMs,
+      reason,
+      detail,
+      failures: this.failures,
+    });
   }
 }
 
@@ -556,8 +540,4 @@ const EMPTY = Buffer.alloc(0);
 /** The first catch-up after a client pauses (see catchUpLater). */
 const CATCH_UP_MS = 10;
 
-type ClientSummary = Readonly<Record<string, unknown>>;
-const tunnelReason = (status: number): string => (status >= 500 ? 'tunnel-failed' : 'tunnel-denied');
-const CLOSE_LINE = 'connection closed';
-/** Close reasons logged at warn: refusals and failures, summarised under a flood. */
-const WARN_REASONS = new Set(['backend-unreachable', 'no-route', 'proxy-header-error', 'proxy-refused', 'tunnel-denied', 'tunnel-failed', 'no-sni']);
+const tunnelReason = (status: number): TcpCloseReason => (status >= 500 ? 'tunnel-failed' : 'tunnel-denied');

@@ -14,6 +14,7 @@
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { BackendSnapshot, UdpStatsView } from './snapshots.js';
+import type { CloseReason } from './close-line.js';
 import type { ConnectionObserver, ConnectionRecord } from './connection-record.js';
 
 export interface MetricsSources {
@@ -57,7 +58,7 @@ export const PEEKED_BUCKETS = [0, 16, 64, 256, 512, 1024, 2048, 4096, 8192, 1638
 const NONE = '';
 
 interface PendingCounts {
-  readonly outcomes: Map<string, number>;
+  readonly outcomes: Map<CloseReason, number>;
   fromClient: number;
   toClient: number;
 }

@@ -9,6 +9,7 @@
 import { LRUCache } from 'lru-cache';
 import { RecencyMap } from './recency-map.js';
 import type { UdpConfig } from '../config/types.js';
+import { UDP_TABLE_CLOSE_REASONS } from '../observe/close-line.js';
 
 /** What the table needs of a flow. */
 export interface TableFlow {
@@ -24,8 +25,11 @@ export interface TableFlow {
   closed(reason: FlowEndReason): void;
 }
 
-/** Why the table ended a flow; `ended`: the flow ended itself, and its close line names its own reason. */
-export const FLOW_END_REASONS = ['idle-timeout', 'evicted', 'drain', 'listener-closed', 'ended'] as const;
+/**
+ * Why the table ended a flow (close-line.ts's UDP_TABLE_CLOSE_REASONS); `ended`: the flow ended
+ * itself, and its close line names its own reason.
+ */
+export const FLOW_END_REASONS = [...UDP_TABLE_CLOSE_REASONS, 'ended'] as const;
 export type FlowEndReason = (typeof FLOW_END_REASONS)[number];
 
 /**

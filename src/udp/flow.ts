@@ -21,10 +21,10 @@ import type { BackendPool } from '../backends/pool.js';
 import type { Runtime } from '../engine/runtime.js';
 import type { ClientHello } from '../protocols/tls/client-hello.js';
 import type { CompiledRoute } from '../router/route-table.js';
-import { tlsVersionName } from '../protocols/tls/client-hello.js';
 import { parseQuicLongHeader } from '../protocols/quic/initial.js';
 import { outgoingHeader } from '../proxy/outgoing-header.js';
-import { escapeClientText } from '../observe/escape.js';
+import { helloFacts } from '../observe/close-captures.js';
+import { clientFields, writeCloseLine, type UdpCloseReason, type UdpFlowCloseReason, type UdpTableCloseReason } from '../observe/close-line.js';
 import type { FlowEndReason, FlowTable, QuicConnection, TableFlow, UdpDropReason } from './flow-table.js';
 import { DnsExchange } from './dns-exchange.js';
 
@@ -43,13 +43,6 @@ let sequence = 0;
 const ID_PREFIX = process.pid.toString(36) + '-u';
 
 type Phase = 'inspect' | 'connecting' | 'relay' | 'closed';
-
-/**
- * Why a flow ended itself (`answered`: a DNS flow whose every query has its answer). With the
- * table's FLOW_END_REASONS, the `reason` of a close line (the README lists them, a test keeps them equal).
- */
-export const FLOW_OWN_END_REASONS = ['no-route', 'backend-unavailable', 'backend-error', 'proxy-header-error', 'fd-exhausted', 'answered'] as const;
-type FlowOwnEndReason = (typeof FLOW_OWN_END_REASONS)[number];
 
 export class UdpFlow implements TableFlow {
   readonly id = ID_PREFIX + (++sequence).toString(36);
@@ -81,7 +74,7 @@ export class UdpFlow implements TableFlow {
   private peeked = 0;
   private hello: ClientHello | undefined;
   private protocol: string | undefined;
-  private endReason: FlowOwnEndReason | undefined;
+  private endReason: UdpFlowCloseReason | undefined;
   private endDetail: string | undefined;
   private uniqueId: Buffer | undefined;
   private readonly count = { fromClient: 0, toClient: 0, bytesFromClient: 0, bytesToClient: 0, dropped: 0 };
@@ -121,7 +114,7 @@ export class UdpFlow implements TableFlow {
 
   /** The path's own socket to its connection's server: the server sees a new peer address. */
   openPath(): void {
-    if (this.pool === undefined || this.server === undefined) this.end('backend-unavailable', 'the connection has no server', 'backend-unavailable');
+    if (this.pool === undefined || this.server === undefined) this.end('backend-unreachable', 'the connection has no server', 'backend-unavailable');
     else this.open(this.pool, this.server);
   }
 
@@ -192,7 +185,8 @@ export class UdpFlow implements TableFlow {
     this.pending = [];
     this.backendSocket?.close();
     if (this.server !== undefined) this.pool?.release(this.server);
-    const why = this.endReason ?? reason;
+    // `ended` comes only from end(), which names the flow's own reason first.
+    const why: UdpCloseReason = this.endReason ?? (reason as UdpTableCloseReason);
     this.rt.observer?.connectionClosed({
       listener: this.host.config.name,
       route: this.routeName,
@@ -278,7 +272,7 @@ export class UdpFlow implements TableFlow {
     const pool = this.rt.pools.get(backendName);
     const server = pool?.pick(this.srcAddress);
     if (pool === undefined || server === undefined) {
-      this.end('backend-unavailable', `${backendName}: no server available`, 'backend-unavailable');
+      this.end('backend-unreachable', `${backendName}: no server available`, 'backend-unavailable');
       return;
     }
     this.open(pool, server);
@@ -380,7 +374,7 @@ export class UdpFlow implements TableFlow {
   }
 
   /** Ends the flow with its own reason (the table then calls `closed`). */
-  private end(reason: FlowOwnEndReason, detail: string, dropped?: UdpDropReason): void {
+  private end(reason: UdpFlowCloseReason, detail: string, dropped?: UdpDropReason): void {
     if (this.phase === 'closed') return;
     this.endReason = reason;
     this.endDetail = detail;
@@ -388,44 +382,28 @@ export class UdpFlow implements TableFlow {
     this.host.table.remove(this, 'ended');
   }
 
-  private log(reason: string): void {
-    const log = this.rt.log;
-    const level = WARN_REASONS.has(reason) ? 'warn' : 'info';
-    if (!log.isLevelEnabled(level)) return;
-    // One junk datagram from a new port is one flow: refusals, and evictions by a full table, are
-    // summarised past a burst per interval (per listener and reason); other flows keep their line.
-    if (SUMMARISED_REASONS.has(reason) && !this.rt.summary.admit(FLOW_LINE, this.host.config.name, reason, level)) return;
+  private log(reason: UdpCloseReason): void {
     const hello = this.hello;
-    const ms = (v: number | undefined): number | undefined => (v === undefined ? undefined : Math.round(v * 100) / 100);
-    log[level](
-      {
-        id: this.id,
-        listener: this.host.config.name,
-        transport: 'udp',
-        client: { address: this.srcAddress, port: this.peerPort },
-        route: this.routeName,
-        backend: this.backendName,
-        server: this.server?.config.address,
-        protocol: this.protocol,
-        sni: hello?.sni,
-        alpn: hello && hello.alpn.length > 0 ? hello.alpn.map((a) => escapeClientText(a)) : undefined,
-        tls_version: hello ? tlsVersionName(hello.version) : undefined,
-        unique_id: this.uniqueId?.toString('hex'),
-        peeked: this.peeked,
-        datagrams: { from_client: this.count.fromClient, to_client: this.count.toClient, dropped: this.count.dropped },
-        bytes: { from_client: this.count.bytesFromClient, to_client: this.count.bytesToClient },
-        ms: { decide: ms(this.decideMs), total: ms(performance.now() - this.started) },
-        reason,
-        detail: this.endDetail,
-      },
-      FLOW_LINE,
-    );
+    writeCloseLine(this.rt.log, this.rt.summary, {
+      transport: 'udp',
+      id: this.id,
+      listener: this.host.config.name,
+      client: { address: this.srcAddress, port: this.peerPort },
+      route: this.routeName,
+      backend: this.backendName,
+      server: this.server?.config.address,
+      protocol: this.protocol,
+      clientFields: () => clientFields(helloFacts(hello), undefined, {}),
+      uniqueId: this.uniqueId,
+      peeked: this.peeked,
+      datagrams: { fromClient: this.count.fromClient, toClient: this.count.toClient, dropped: this.count.dropped },
+      bytes: { fromClient: this.count.bytesFromClient, toClient: this.count.bytesToClient },
+      ms: { decide: this.decideMs, total: performance.now() - this.started },
+      reason,
+      detail: this.endDetail,
+    });
   }
 }
 
 const FLOW_RECV_BUFFER = 1024 * 1024;
 const MAX_VERDICTS = 16;
-const FLOW_LINE = 'flow closed';
-const WARN_REASONS = new Set(['no-route', 'backend-unavailable', 'backend-error', 'proxy-header-error']);
-// fd-exhausted: a flood that runs the process out of descriptors would otherwise write a line per flow.
-const SUMMARISED_REASONS = new Set([...WARN_REASONS, 'evicted', 'fd-exhausted']);
