@@ -17,7 +17,7 @@ import { unmapIPv4 } from '../protocols/ip-address.js';
 import type { PostgresFirstMessage } from '../protocols/postgres.js';
 import type { RdpConnectionRequest } from '../protocols/rdp.js';
 import type { XmppStreamHeader } from '../protocols/xmpp.js';
-import { handoff } from '../proxy/handoff.js';
+import { handoffOf } from '../proxy/handoff.js';
 import { splice, type SpliceGuard } from '../proxy/splice.js';
 import { connectTunnel, sniForward, type ForwardClient } from '../forward/actions.js';
 import type { Runtime } from './runtime.js';
@@ -80,19 +80,6 @@ export class Connection {
     );
   }
 
-  private get facts(): InspectionSession['facts'] {
-    return this.session.facts;
-  }
-  private get srcAddress(): string {
-    return this.session.srcAddress;
-  }
-  private get srcPort(): number {
-    return this.session.srcPort;
-  }
-  private get inbound(): InspectionSession['inbound'] {
-    return this.session.inbound;
-  }
-
   start(): void {
     const s = this.socket;
     s.on('error', this.onEarlyError);
@@ -140,7 +127,7 @@ export class Connection {
         return this.wakeAt(step.deadline);
       case 'header':
         // Per-address limits, once the client address is final (after any PROXY header).
-        if (!this.rt.limits.admitClient(this.srcAddress, this.listener.name)) return this.finish('limit', 'per-address limit (see the "limit reached" log line)');
+        if (!this.rt.limits.admitClient(this.session.srcAddress, this.listener.name)) return this.finish('limit', 'per-address limit (see the "limit reached" log line)');
         this.clientAdmitted = this.countedInspecting = true;
         return this.act(this.session.admitted(performance.now()));
       case 'refuse': {
@@ -179,7 +166,7 @@ export class Connection {
     this.heldInspectBytes = 0;
     if (this.countedInspecting) {
       this.countedInspecting = false;
-      this.rt.limits.doneInspecting(this.srcAddress);
+      this.rt.limits.doneInspecting(this.session.srcAddress);
     }
     clearTimeout(this.timer);
     this.timer = undefined;
@@ -192,7 +179,7 @@ export class Connection {
     this.backendName = name;
     const pool = name === undefined ? undefined : this.rt.pools.get(name);
     if (pool === undefined) return this.finish('no-route', 'PORTPLEX_ERR_NO_ROUTE');
-    this.abortDial = pool.connect(this.srcAddress, (outcome) => {
+    this.abortDial = pool.connect(this.session.srcAddress, (outcome) => {
       this.abortDial = undefined;
       this.failures = outcome.failures.length > 0 ? outcome.failures : undefined;
       if (outcome.socket === undefined) return this.finish('backend-unreachable', 'PORTPLEX_ERR_BACKEND_UNREACHABLE');
@@ -232,26 +219,12 @@ export class Connection {
   private connected(backend: Socket, sendProxy: SendProxy, pool: BackendPool, signatureUndecided: boolean): void {
     this.backend = backend;
     if (this.phase !== 'connect' || this.socket.destroyed) return void backend.destroy();
-    const { proxyV2 } = pool.config;
+    const proxyV2 = pool.config.proxyV2;
     if (sendProxy === 'v2' && proxyV2.uniqueId) this.uniqueId = randomBytes(16);
-    const s = this.session;
-    const h = handoff({
-      sendProxy,
-      proxyV2,
-      endpoints: { srcAddress: s.srcAddress, srcPort: s.srcPort, dstAddress: s.localAddress, dstPort: s.localPort },
-      hello: s.facts.clientHello(),
-      inbound: s.inbound,
-      uniqueId: this.uniqueId,
-      replay: s.bytes as Buffer,
-      // Routed before the first bytes could rule out a PROXY signature (a route that needs no
-      // bytes): unless the client already ended, they are checked before any reaches the backend.
-      signatureUndecided: signatureUndecided && !s.eof,
-    });
-    if (!h.ok) {
-      backend.destroy();
-      return this.finish('proxy-header-error', h.detail);
-    }
-    this.startSplice(backend, h.head, h.guard);
+    const h = handoffOf(this.session, sendProxy, proxyV2, this.uniqueId, signatureUndecided);
+    if (h.ok) return this.startSplice(backend, h.head, h.guard);
+    backend.destroy();
+    this.finish('proxy-header-error', h.detail);
   }
 
   private startSplice(backend: Socket, head: Buffer | undefined, guard: SpliceGuard | undefined): void {
@@ -273,7 +246,7 @@ export class Connection {
     this.abortDial?.();
     this.socket.destroy();
     this.backend?.destroy();
-    if (this.clientAdmitted) this.rt.limits.releaseClient(this.srcAddress, false);
+    if (this.clientAdmitted) this.rt.limits.releaseClient(this.session.srcAddress, false);
     this.rt.limits.releaseSocket(this.listener);
     this.rt.observer?.connectionClosed({
       listener: this.listener.name,
@@ -302,8 +275,8 @@ export class Connection {
 
   /** The client facts of the close line (escaped: client text). */
   private summarizeClient(): ClientSummary {
-    const hello = this.facts.clientHello();
-    const http = this.facts.httpHead();
+    const hello = this.session.facts.clientHello();
+    const http = this.session.facts.httpHead();
     return {
       sni: hello?.sni,
       alpn: hello && hello.alpn.length > 0 ? hello.alpn.map((a) => escapeClientText(a)) : undefined,
@@ -315,9 +288,9 @@ export class Connection {
 
   /** What the first message named, for protocols whose routes can match on it (escaped: client text). */
   private captures(): Record<string, string | undefined> {
-    const xmpp = this.facts.known<XmppStreamHeader>('xmpp');
-    const rdp = this.facts.known<RdpConnectionRequest>('rdp');
-    const pg = this.facts.known<PostgresFirstMessage>('postgres');
+    const xmpp = this.session.facts.known<XmppStreamHeader>('xmpp');
+    const rdp = this.session.facts.known<RdpConnectionRequest>('rdp');
+    const pg = this.session.facts.known<PostgresFirstMessage>('postgres');
     if (xmpp === undefined && rdp === undefined && pg === undefined) return {};
     return {
       xmpp_to: escapeClientText(xmpp?.to),
@@ -339,12 +312,12 @@ export class Connection {
     if (level === 'warn' && !this.rt.summary.admit(CLOSE_LINE, this.listener.name, reason)) return;
     const client = this.clientSummary ?? this.summarizeClient();
     const ms = (v: number | undefined): number | undefined => (v === undefined ? undefined : Math.round(v * 100) / 100);
-    const inbound = this.inbound;
+    const inbound = this.session.inbound;
     log[level](
       {
         id: this.id,
         listener: this.listener.name,
-        client: { address: this.srcAddress, port: this.srcPort },
+        client: { address: this.session.srcAddress, port: this.session.srcPort },
         peer: inbound !== undefined || reason === 'proxy-refused' ? { address: this.peerAddress, port: this.peerPort } : undefined,
         proxy_header: inbound === undefined ? undefined : inbound.version === 1 ? 'v1' : isLocalHeader(inbound) ? 'v2-local' : 'v2',
         route: this.routeName,

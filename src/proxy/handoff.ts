@@ -6,6 +6,7 @@
  */
 import type { ProxyV2Options, SendProxy } from '../config/types.js';
 import { isLocalHeader } from '../inspect/inbound-proxy.js';
+import type { InspectionSession } from '../inspect/session.js';
 import { proxySignature, type InboundProxyHeader } from '../protocols/proxy-decode.js';
 import type { ClientHello } from '../protocols/tls-client-hello.js';
 import { outgoingHeader, type Endpoints } from './outgoing-header.js';
@@ -49,6 +50,22 @@ export function handoff(h: HandoffInput): Handoff {
   const sent = h.signatureUndecided ? EMPTY : h.replay;
   const head = header.header === undefined ? sent : sent.length === 0 ? header.header : Buffer.concat([header.header, sent]);
   return { ok: true, head, guard: h.signatureUndecided ? signatureGuard(Buffer.from(h.replay), inbound !== undefined) : undefined };
+}
+
+/** The handover of an inspection session's client (src/inspect/session.ts). */
+export function handoffOf(s: InspectionSession, sendProxy: SendProxy, proxyV2: ProxyV2Options, uniqueId: Buffer | undefined, signatureUndecided: boolean): Handoff {
+  return handoff({
+    sendProxy,
+    proxyV2,
+    endpoints: { srcAddress: s.srcAddress, srcPort: s.srcPort, dstAddress: s.localAddress, dstPort: s.localPort },
+    hello: s.facts.clientHello(),
+    inbound: s.inbound,
+    uniqueId,
+    replay: s.bytes as Buffer,
+    // Routed before the first bytes could rule out a PROXY signature (a route that needs no
+    // bytes): unless the client already ended, they are checked before any reaches the backend.
+    signatureUndecided: signatureUndecided && !s.eof,
+  });
 }
 
 /** Refuses client data that turns out to start with a PROXY signature: one check per arrival. */
