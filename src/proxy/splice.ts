@@ -8,21 +8,23 @@ import type { Socket } from 'node:net';
 
 export type CloseReason = 'done' | 'client-error' | 'backend-error' | 'idle-timeout' | 'proxy-refused';
 
-export type GuardVerdict = 'wait' | 'ok' | 'refuse';
+/** Hold on, let the bytes through, or close both sides with this detail. */
+export type GuardVerdict = 'wait' | 'ok' | { readonly refuse: string };
 
 export interface SpliceOptions {
   readonly idleMs: number;
   /**
    * When the route was decided before the client's first bytes could be checked (a route that
    * needs no bytes), the first bytes that arrive are shown to this guard before any reaches the
-   * backend: 'refuse' closes both sides (with `refuseDetail`), 'ok' starts the pipe.
+   * backend: a refusal closes both sides (with its detail), 'ok' starts the pipe.
    */
-  readonly guard?: {
-    readonly check: (bytes: Buffer) => GuardVerdict;
-    readonly detail: (bytes: Buffer) => string;
-    /** Bytes already read that the guard must see before they may go to the backend. */
-    readonly held: Buffer;
-  };
+  readonly guard?: SpliceGuard;
+}
+
+export interface SpliceGuard {
+  readonly check: (bytes: Buffer) => GuardVerdict;
+  /** Bytes already read that the guard must see before they may go to the backend. */
+  readonly held: Buffer;
 }
 
 export function splice(client: Socket, backend: Socket, head: Buffer | undefined, opts: SpliceOptions, done: (reason: CloseReason, detail?: string) => void): void {
@@ -107,7 +109,7 @@ export function splice(client: Socket, backend: Socket, head: Buffer | undefined
     held = held.length === 0 ? chunk : Buffer.concat([held, chunk]);
     const v = guard.check(held);
     if (v === 'ok') release();
-    else if (v === 'refuse') fail('proxy-refused', guard.detail(held));
+    else if (v !== 'wait') fail('proxy-refused', v.refuse);
   };
   const onGuardEnd = (): void => release();
   // The client already finished sending: nothing more can arrive to complete a signature.
