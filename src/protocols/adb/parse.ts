@@ -69,13 +69,14 @@ export function parseAdbConnect(bytes: Uint8Array): ParseResult<AdbConnect> {
   let base = 0;
   if (have >= 1 && bytes[0] === 0x00) {
     for (let k = 0; k < HEADER; k++) {
-      if (k >= have) return incomplete(2 * HEADER);
+      if (k >= have) return incomplete();
       if (bytes[k] !== EMPTY_MESSAGE[k]) return invalid('not an ADB CNXN message');
     }
     base = HEADER;
   }
   const headerEnd = base + HEADER;
-  const more = (): ParseResult<AdbConnect> => incomplete(headerEnd);
+  // The header is checked byte by byte as it arrives: no `needed`, which would stop facts.ts asking.
+  const more = (): ParseResult<AdbConnect> => incomplete();
 
   for (let k = 0; k < 4; k++) {
     if (base + k >= have) return more();
@@ -100,12 +101,14 @@ export function parseAdbConnect(bytes: Uint8Array): ParseResult<AdbConnect> {
 
   const end = headerEnd + dataLength;
   for (let k = 0; k < HOST_PREFIX.length; k++) {
-    if (headerEnd + k >= have) return incomplete(end);
+    if (headerEnd + k >= have) return incomplete();
     if (bytes[headerEnd + k] !== HOST_PREFIX[k]) return invalid('ADB CNXN payload does not start with "host:"');
   }
-  const scanEnd = Math.min(have, end);
+  // The identity (up to 4 KiB) is judged once all of it is in: `needed` then promises facts.ts
+  // that nothing changes before, and a client dripping it costs one scan, not one per byte.
+  if (have < end) return incomplete(end);
   let sum = 0;
-  for (let i = headerEnd; i < scanEnd; i++) {
+  for (let i = headerEnd; i < end; i++) {
     const b = bytes[i]!;
     if (b === 0x00) {
       if (i !== end - 1) return invalid('NUL inside the ADB system identity');
@@ -114,7 +117,6 @@ export function parseAdbConnect(bytes: Uint8Array): ParseResult<AdbConnect> {
     }
     sum += b;
   }
-  if (have < end) return incomplete(end);
 
   const check = u32le(bytes, base + 16);
   if (check !== 0 && check !== sum >>> 0) return invalid('ADB data_check is neither 0 nor the payload byte sum');

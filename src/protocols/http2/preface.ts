@@ -40,6 +40,7 @@ export function parseHttp2Preface(bytes: Uint8Array): ParseResult<Http2Preface> 
   for (let k = 0; k < n; k++) {
     if (bytes[k] !== HTTP2_CLIENT_PREFACE[k]) return invalid('not the HTTP/2 client connection preface');
   }
-  if (n < PREFACE_LENGTH) return incomplete(PREFACE_LENGTH);
+  // Each byte can refuse it: no `needed` (facts.ts would not ask again before that length).
+  if (n < PREFACE_LENGTH) return incomplete();
   return ok({ length: PREFACE_LENGTH }, PREFACE_LENGTH);
 }

@@ -113,12 +113,19 @@ function sessionIdAt(bytes: Uint8Array, at: number): string {
 }
 
 export function parseOpenVpnTcp(bytes: Uint8Array): ParseResult<OpenVpnReset> {
-  if (bytes.length < TCP_PREFIX) return incomplete(TCP_PREFIX + OPENVPN_V2_LENGTH.min);
+  // `needed` promises that nothing changes before that many bytes (facts.ts asks again only then):
+  // the length field, the opcode byte and an unwrapped reset's ack byte can each refuse the packet
+  // as soon as they arrive, so until the last of them is in, every byte is worth a look.
+  if (bytes.length < TCP_PREFIX) return incomplete();
   const packetLength = (bytes[0]! << 8) | bytes[1]!;
   const total = TCP_PREFIX + packetLength;
   const opcode = checkReset(bytes, TCP_PREFIX, packetLength);
   if (typeof opcode === 'object') return invalid(opcode.reason);
-  if (opcode === undefined || bytes.length < total) return incomplete(total);
+  if (opcode === undefined) return incomplete();
+  if (bytes.length < total) {
+    const ackChecked = opcode !== 'P_CONTROL_HARD_RESET_CLIENT_V2' || packetLength >= SMALLEST_WRAPPED || bytes.length > TCP_PREFIX + ACK_LENGTH_OFFSET;
+    return ackChecked ? incomplete(total) : incomplete();
+  }
   return ok({ opcode, keyId: 0, sessionId: sessionIdAt(bytes, TCP_PREFIX), packetLength }, total);
 }
 

@@ -78,18 +78,21 @@ export function parseRdpConnectionRequest(bytes: Uint8Array): ParseResult<RdpCon
   const have = bytes.length;
   if (have >= 1 && bytes[0] !== 3) return invalid('not a TPKT packet (version 3)');
   if (have >= 2 && bytes[1] !== 0) return invalid('TPKT reserved byte is not 0');
-  if (have < TPKT_HEADER) return incomplete(MIN_LENGTH);
+  // No `needed` while single bytes can still refuse the packet: facts.ts would not ask again before it.
+  if (have < TPKT_HEADER) return incomplete();
   const length = (bytes[2]! << 8) | bytes[3]!;
   if (length < MIN_LENGTH) return invalid('TPKT length below 11');
   if (length > RDP_CR_MAX_LENGTH) return invalid('TPKT length above 259, the largest X.224 Connection Request');
+  // Past the fixed header, `needed` is the whole request: a bad byte in a cookie line is found once
+  // all of it is in (facts.ts does not ask again before), which keeps a dripped request linear.
   const more = (): ParseResult<RdpConnectionRequest> => incomplete(length);
 
-  // x224Crq (X.224 §13.3)
-  if (have <= 4) return more();
+  // x224Crq (X.224 §13.3). Its fixed bytes can refuse the request as they arrive: no `needed` yet.
+  if (have <= 4) return incomplete();
   if (bytes[4] !== length - 5) return invalid('X.224 length indicator does not match the TPKT length');
-  if (have <= 5) return more();
+  if (have <= 5) return incomplete();
   if (bytes[5] !== CR_CDT) return invalid('not an X.224 Connection Request');
-  if (have <= 10) return more();
+  if (have <= 10) return incomplete();
   if (bytes[10]! >> 4 !== 0) return invalid('X.224 Connection Request is not class 0');
 
   // routingToken / cookie lines (MS-RDPBCGR §2.2.1.1)
