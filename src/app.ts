@@ -8,7 +8,7 @@ import type { BackendSnapshot } from './observe/snapshots.js';
 import { startDemoServices, type RunningDemo } from './demo/services.js';
 import type { ListenerChange } from './engine/listener-set.js';
 import { buildRuntime, type Runtime } from './engine/runtime.js';
-import { TransportListeners } from './engine/transport-listeners.js';
+import { TransportListeners } from './transports.js';
 import { closeServer, type BoundListener } from './listener/listeners.js';
 import type { ConnectionObserver } from './observe/connection-record.js';
 import type { Logger } from './observe/logger.js';

@@ -19,7 +19,7 @@ import type { ParsedValue } from '../protocols/index.js';
 import type { FactsView } from '../protocols/match-context.js';
 import { resumeOf, type ParseResult } from '../protocols/result.js';
 import type { ClientHello } from '../protocols/tls/client-hello.js';
-import { DATAGRAM_ALIASES, DATAGRAM_PARSERS, PARSERS, type ParserKey } from './protocol-table.js';
+import { DATAGRAM_ALIASES, DATAGRAM_PARSERS, PARSERS, type ParserKey } from '../protocols/table.js';
 
 interface Slot {
   result: ParseResult<unknown>;

@@ -1,6 +1,6 @@
 /** `protocol: tls | http | ssh | socks5 | ...` — a complete, valid first message of that protocol. */
 import type { Protocol } from '../config/types.js';
-import { PROTOCOL_TABLE } from '../inspect/protocol-table.js';
+import { PROTOCOL_TABLE } from '../protocols/table.js';
 import type { Matcher } from '../protocols/match-context.js';
 import { overParsed } from '../protocols/parsed.js';
 import { anyMatcher } from './logic.js';

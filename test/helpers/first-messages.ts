@@ -7,7 +7,7 @@
  * messages, so a parser added to the table must bring some.
  */
 import { readFileSync } from 'node:fs';
-import type { ParserKey } from '../../src/inspect/protocol-table.js';
+import type { ParserKey } from '../../src/protocols/table.js';
 import { HTTP_CORPUS, SSH_CORPUS, TLS_CORPUS, reframe } from '../property/corpora.js';
 import { buildHandshake } from './tls-hello-builder.js';
 

@@ -11,7 +11,7 @@ import assert from 'node:assert/strict';
 import { compileRulesText } from '../../src/config/load.js';
 import { Facts } from '../../src/inspect/facts.js';
 import { PeekBuffer } from '../../src/inspect/peek-buffer.js';
-import { PARSERS, type ParserKey } from '../../src/inspect/protocol-table.js';
+import { PARSERS, type ParserKey } from '../../src/protocols/table.js';
 import type { MatchContext } from '../../src/protocols/match-context.js';
 import { RouteTable } from '../../src/router/route-table.js';
 import { firstMessagesFor, longHttpHead } from '../helpers/first-messages.js';

@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { compileRulesText } from '../../src/config/load.js';
 import { Facts } from '../../src/inspect/facts.js';
 import { RouteTable } from '../../src/router/route-table.js';
-import { PARSERS, type ParserKey } from '../../src/inspect/protocol-table.js';
+import { PARSERS, type ParserKey } from '../../src/protocols/table.js';
 import { DEFAULTS } from '../../src/config/defaults.js';
 import { FIRST_MESSAGES } from '../helpers/first-messages.js';
 

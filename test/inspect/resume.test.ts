@@ -8,7 +8,7 @@
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { PARSERS, type ParserKey } from '../../src/inspect/protocol-table.js';
+import { PARSERS, type ParserKey } from '../../src/protocols/table.js';
 import { PeekBuffer } from '../../src/inspect/peek-buffer.js';
 import { resumeOf, type ParseResult } from '../../src/protocols/result.js';
 import { firstMessagesFor } from '../helpers/first-messages.js';

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import type { InboundProxyConfig } from '../../src/config/types.js';
 import { compileRulesText } from '../../src/config/load.js';
 import { InspectionSession, type SessionStep } from '../../src/inspect/session.js';
-import type { ParserKey } from '../../src/inspect/protocol-table.js';
+import type { ParserKey } from '../../src/protocols/table.js';
 import { encodeProxyV2, proxyAddresses } from '../../src/protocols/proxy/header.js';
 import { RouteTable, type TraceStep } from '../../src/router/route-table.js';
 import { signatureGuard } from '../../src/proxy/handoff.js';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DATAGRAM_PARSERS, PARSERS, PROTOCOL_TABLE } from '../../src/inspect/protocol-table.js';
+import { DATAGRAM_PARSERS, PARSERS, PROTOCOL_TABLE } from '../../src/protocols/table.js';
 import { PROTOCOL_MODULES } from '../../src/protocols/index.js';
 import { capturedFields, PROTOCOLS, WHEN_PROTOCOLS } from '../../src/protocols/registry.js';
 

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { compileRulesText } from '../../src/config/load.js';
 import { PROTOCOLS } from '../../src/config/types.js';
 import { Facts } from '../../src/inspect/facts.js';
-import { PARSERS, PROTOCOL_TABLE, type ParserKey } from '../../src/inspect/protocol-table.js';
+import { PARSERS, PROTOCOL_TABLE, type ParserKey } from '../../src/protocols/table.js';
 import type { MatchContext } from '../../src/protocols/match-context.js';
 import { RouteTable } from '../../src/router/route-table.js';
 

@@ -7,7 +7,7 @@ import type { Condition, RulesConfig } from '../../config/types.js';
 import type { MatchContext } from '../../protocols/match-context.js';
 import { compileCondition } from '../../matchers/registry.js';
 import { MORE, NO, verdictName, type Verdict } from '../../protocols/verdict.js';
-import { PROTOCOL_TABLE } from '../../inspect/protocol-table.js';
+import { PROTOCOL_TABLE } from '../../protocols/table.js';
 import { RouteTable } from '../../router/route-table.js';
 import { conditionSpec, isProtocolCondition } from '../../protocols/registry.js';
 import { escapeClientText } from '../../observe/escape.js';

@@ -3,11 +3,11 @@
  * TCP and on UDP, and what its answer must say for each `protocol:` value. Built from the one
  * static list of protocols (src/protocols/index.ts): nothing registers itself.
  */
-import { PROTOCOL_MODULES, type ParserKey, type Protocol } from '../protocols/index.js';
-import type { DatagramParser, ProtocolModule, StreamParser } from '../protocols/module.js';
+import { PROTOCOL_MODULES, type ParserKey, type Protocol } from './index.js';
+import type { DatagramParser, ProtocolModule, StreamParser } from './module.js';
 
-export type { ParserKey } from '../protocols/index.js';
-export type { DatagramParser, StreamParser } from '../protocols/module.js';
+export type { ParserKey } from './index.js';
+export type { DatagramParser, StreamParser } from './module.js';
 
 /** The common view of a list entry; each folder's own types are kept by the list's tuple type. */
 type Row = ProtocolModule<ParserKey, unknown, Protocol, never>;

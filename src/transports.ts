@@ -2,13 +2,13 @@
  * The TCP and the UDP listeners of one process as one unit for a reload: both transports' added
  * listeners are bound (all or none, across the two) before either set changes.
  */
-import type { RulesConfig } from '../config/types.js';
-import { bindListener, type BoundListener } from '../listener/listeners.js';
-import type { FlowTable } from '../udp/flow-table.js';
-import type { UdpFlow } from '../udp/flow.js';
-import { bindUdpListener, type BoundUdpListener } from '../udp/udp-listener.js';
-import { ListenerSet, type StagedListeners } from './listener-set.js';
-import type { Runtime } from './runtime.js';
+import type { RulesConfig } from './config/types.js';
+import { bindListener, type BoundListener } from './listener/listeners.js';
+import type { FlowTable } from './udp/flow-table.js';
+import type { UdpFlow } from './udp/flow.js';
+import { bindUdpListener, type BoundUdpListener } from './udp/udp-listener.js';
+import { ListenerSet, type StagedListeners } from './engine/listener-set.js';
+import type { Runtime } from './engine/runtime.js';
 
 export class TransportListeners {
   readonly tcp = new ListenerSet<BoundListener>();
