@@ -23,8 +23,10 @@ export function tcpSession(socket: Socket, listener: ListenerConfig, rt: Runtime
       local: { address: unmapIPv4(socket.localAddress ?? ''), port: socket.localPort ?? 0 },
       // The compact form of `portplex explain`: each route's verdict, and when it was decided.
       onDecided: debug
-        ? (trace, d, afterMs, peeked) =>
-            rt.log.debug({ id, trace: trace.map((t) => `${t.route}:${t.verdict}`).join(' '), route: d.route?.name ?? 'default', after_ms: Math.round(afterMs * 100) / 100, peeked }, 'route decided')
+        ? (trace, d, afterMs, peeked) => {
+            const verdicts = trace.map((t) => `${t.route}:${t.verdict}`).join(' ');
+            rt.log.debug({ id, trace: verdicts, route: d.route?.name ?? 'default', after_ms: Math.round(afterMs * 100) / 100, peeked }, 'route decided');
+          }
         : undefined,
     },
     started,
