@@ -4,7 +4,16 @@
  * connection and inspection slots. Each is given back exactly once, however the connection ends.
  */
 import type { ListenerConfig } from '../config/types.js';
-import type { Limits } from '../engine/limits.js';
+
+/** The process-wide limits as a connection uses them (src/engine/limits.ts's Limits is one). */
+export interface ConnectionLimits {
+  holdInspectBytes(n: number, listener: string): boolean;
+  releaseInspectBytes(n: number): void;
+  admitClient(address: string, listener: string): boolean;
+  doneInspecting(address: string): void;
+  releaseClient(address: string, stillInspecting: boolean): void;
+  releaseSocket(listener: ListenerConfig): void;
+}
 
 export class ClientAccount {
   private admitted = false;
@@ -12,7 +21,7 @@ export class ClientAccount {
   private heldBytes = 0;
 
   constructor(
-    private readonly limits: Limits,
+    private readonly limits: ConnectionLimits,
     private readonly listener: ListenerConfig,
   ) {}
 
