@@ -1,10 +1,16 @@
 /**
  * One connection's inspection, with no socket and no clock of its own: the driver (a TCP
- * connection, a test) feeds it the client's bytes, the end of data and the time, and does what
- * each answer says. It owns the inbound PROXY header stage, the inspect, header and silence
+ * connection, a UDP flow, a test) feeds it the client's bytes, the end of data and the time, and
+ * does what each answer says. It owns the inbound PROXY header stage, the inspect, header and silence
  * deadlines, the bytes.regex catch-up backoff, the peeked bytes and their facts, and the one
  * route decision (with its trace). Per-address limits and inspect-byte accounting are process
  * state: the driver keeps them, and the session says when the client address is final (`header`).
+ *
+ * A UDP flow drives it in datagram mode (DatagramSessionOptions): each `feed` is one datagram, the
+ * parsers see the list (Facts.updateDatagrams) and the `bytes` conditions the first one; the
+ * answer is final once `udp.inspect_datagrams` datagrams or `inspect.max_bytes` bytes are held, or
+ * at the inspect deadline. A flow starts with its first datagram: there is no PROXY header stage,
+ * no silence and no bytes.regex catch-up, and nothing to refuse.
  *
  * Times are milliseconds on the driver's clock (performance.now() in production, a counter in
  * tests); every answer is a pure function of the bytes and the times passed in.
@@ -46,17 +52,27 @@ export type SessionStep =
       readonly signatureUndecided: boolean;
     };
 
-export interface SessionOptions {
+interface CommonOptions {
   readonly table: Pick<RouteTable, 'decide' | 'silentMs' | 'firstSilentMs'>;
   readonly inspect: { readonly maxBytes: number; readonly timeoutMs: number };
-  /** The listener's inbound PROXY settings (accept off: no header stage). */
-  readonly proxy: InboundProxyConfig;
-  /** The socket peer may send a header to this listener. */
-  readonly peerTrusted: boolean;
   readonly peer: { readonly address: string; readonly port: number };
   readonly local: { readonly address: string; readonly port: number };
   /** Told once, at the decision, each route's verdict (only when given: the debug log). */
   readonly onDecided?: (trace: readonly TraceStep[], decision: RouteDecision, afterMs: number, peeked: number) => void;
+}
+
+/** A TCP stream's session. */
+export interface SessionOptions extends CommonOptions {
+  /** The listener's inbound PROXY settings (accept off: no header stage). */
+  readonly proxy: InboundProxyConfig;
+  /** The socket peer may send a header to this listener. */
+  readonly peerTrusted: boolean;
+}
+
+/** A UDP flow's session (datagram mode): `peer` is the client as rules see it. */
+export interface DatagramSessionOptions extends CommonOptions {
+  /** The answer is final once this many datagrams are held (udp.inspect_datagrams). */
+  readonly inspectDatagrams: number;
 }
 
 type Phase = 'header' | 'admit' | 'inspect' | 'done';
@@ -82,6 +98,13 @@ export class InspectionSession implements MatchContext {
 
   private phase: Phase;
   private peek = new PeekBuffer();
+  /** Datagram mode: the flow's datagrams so far, and their bytes summed (undefined for a stream). */
+  private held: Buffer[] | undefined;
+  private heldBytes = 0;
+  /** The stream's options (its header stage); undefined in datagram mode. */
+  private readonly stream: SessionOptions | undefined;
+  /** Datagram mode: final at this many datagrams. */
+  private readonly inspectDatagrams: number = Infinity;
   private inspectStarted: number;
   private deadlineAt: number;
   private deadlinePassed = false;
@@ -95,8 +118,8 @@ export class InspectionSession implements MatchContext {
   private readonly wait: { kind: 'wait'; deadline: number } = { kind: 'wait', deadline: Infinity };
 
   constructor(
-    private readonly opts: SessionOptions,
-    /** The accept time. */
+    private readonly opts: SessionOptions | DatagramSessionOptions,
+    /** The accept time (a flow's first datagram). */
     private readonly started: number,
   ) {
     this.srcAddress = opts.peer.address;
@@ -106,6 +129,14 @@ export class InspectionSession implements MatchContext {
     this.facts = new Facts(opts.inspect.maxBytes);
     this.inspectStarted = started;
     this.trace = opts.onDecided === undefined ? undefined : [];
+    if ('inspectDatagrams' in opts) {
+      this.held = [];
+      this.inspectDatagrams = opts.inspectDatagrams;
+      this.phase = 'inspect';
+      this.deadlineAt = started + opts.inspect.timeoutMs;
+      return;
+    }
+    this.stream = opts;
     if (opts.proxy.accept === 'off') {
       this.phase = 'admit';
       this.deadlineAt = Infinity;
@@ -117,17 +148,18 @@ export class InspectionSession implements MatchContext {
     }
   }
 
+  /** What the `bytes` conditions read: the stream so far, or a flow's first datagram. */
   get bytes(): Uint8Array {
-    return this.peek.bytes;
+    return this.held === undefined ? this.peek.bytes : (this.held[0] ?? EMPTY);
   }
 
   get peekedLength(): number {
-    return this.peek.length;
+    return this.held === undefined ? this.peek.length : this.heldBytes;
   }
 
   /**
    * The first answer, at the accept: `header` (admit now) on a listener that takes no header,
-   * else wait for it.
+   * else wait for it (for a flow: its first datagram is fed next).
    */
   start(): SessionStep {
     return this.phase === 'admit' ? NO_HEADER : this.waiting();
@@ -150,8 +182,10 @@ export class InspectionSession implements MatchContext {
     return afterHeader ? this.step(now) : this.waiting();
   }
 
+  /** More of the stream, or (datagram mode) the flow's next datagram. */
   feed(bytes: Buffer, now: number): SessionStep {
     if (this.phase === 'done') return DONE_WAIT;
+    if (this.held !== undefined) return this.hold(bytes, now);
     this.peek.append(bytes);
     // Any byte rules silence out for good.
     this.silenceAt = undefined;
@@ -162,6 +196,18 @@ export class InspectionSession implements MatchContext {
     if (this.phase === 'done') return DONE_WAIT;
     this.eof = true;
     return this.step(now);
+  }
+
+  /**
+   * Datagram mode: the datagrams a decision was made on, all at once and with nothing more to
+   * come, judged for this session's client (another address joining a QUIC connection, whose
+   * `src:` conditions must hold for it too: src/udp/flow.ts admits).
+   */
+  replay(datagrams: readonly Buffer[], now: number): SessionStep {
+    if (this.phase === 'done' || this.held === undefined) return DONE_WAIT;
+    for (const d of datagrams) this.held.push(d);
+    this.heldBytes += datagrams.reduce((n, d) => n + d.length, 0);
+    return this.end(now);
   }
 
   /**
@@ -199,19 +245,29 @@ export class InspectionSession implements MatchContext {
    */
   release(): void {
     this.peek = new PeekBuffer();
+    if (this.held !== undefined) this.held = [];
+    this.heldBytes = 0;
     this.facts.clear();
+  }
+
+  private hold(datagram: Buffer, now: number): SessionStep {
+    this.held!.push(datagram);
+    this.heldBytes += datagram.length;
+    return this.step(now);
   }
 
   private step(now: number): SessionStep {
     if (this.phase === 'header') return this.readHeader(now);
-    if (this.phase === 'inspect') return this.evaluate(now);
+    if (this.phase === 'inspect') return this.held === undefined ? this.evaluate(now) : this.evaluateDatagrams(now, this.held);
     return this.waiting();
   }
 
   private readHeader(now: number): SessionStep {
+    // Only a stream session has a header stage.
+    const o = this.stream!;
     this.elapsedMs = now - this.inspectStarted;
-    const silent = this.peek.length === 0 && this.elapsedMs >= this.opts.table.firstSilentMs;
-    const s = inboundStep(this.peek.bytes, this.opts.proxy, this.opts.peerTrusted, this.eof || this.deadlinePassed || silent);
+    const silent = this.peek.length === 0 && this.elapsedMs >= o.table.firstSilentMs;
+    const s = inboundStep(this.peek.bytes, o.proxy, o.peerTrusted, this.eof || this.deadlinePassed || silent);
     if (s.kind === 'wait') return this.waiting();
     if (s.kind === 'refuse') return this.refuse(s.code, s.reason);
     let header: InboundProxyHeader | undefined;
@@ -248,8 +304,7 @@ export class InspectionSession implements MatchContext {
       this.catchUpLater(this.facts.deferred, now);
       return this.waiting();
     }
-    o.onDecided?.(trace!, d, this.elapsedMs, n);
-    this.phase = 'done';
+    this.decided(d, trace);
     this.silenceAt = this.catchUpAt = undefined;
     // Client data that starts with a PROXY signature is a header nobody may send here: on a
     // listener without accept, or a second header behind the load balancer's (a forged address).
@@ -259,13 +314,36 @@ export class InspectionSession implements MatchContext {
         ? this.refuse('PORTPLEX_ERR_PROXY_IN_DATA', `a second PROXY ${sig} header after the load balancer's`)
         : this.refuse('PORTPLEX_ERR_PROXY_NOT_ACCEPTED', `a PROXY ${sig} header arrived on a listener with proxy_protocol.accept off`);
     }
+    return this.route(d, now, sig === 'maybe' && !this.eof);
+  }
+
+  /** A flow's datagrams so far: no signature to look for (a PROXY header on UDP is ours to send, not to take). */
+  private evaluateDatagrams(now: number, held: readonly Buffer[]): SessionStep {
+    const o = this.opts;
+    this.elapsedMs = now - this.inspectStarted;
+    this.final = this.eof || this.deadlinePassed || held.length >= this.inspectDatagrams || this.heldBytes >= o.inspect.maxBytes;
+    this.facts.updateDatagrams(held, this.heldBytes);
+    const trace = this.trace;
+    if (trace !== undefined) trace.length = 0;
+    const d = o.table.decide(this, trace);
+    if (d.kind !== 'route') return this.waiting();
+    this.decided(d, trace);
+    return this.route(d, now, false);
+  }
+
+  private decided(d: RouteDecision, trace: readonly TraceStep[] | undefined): void {
+    this.opts.onDecided?.(trace!, d, this.elapsedMs, this.peekedLength);
+    this.phase = 'done';
+  }
+
+  private route(d: RouteDecision, now: number, signatureUndecided: boolean): SessionStep {
     return {
       kind: 'route',
       decision: d,
       routeName: d.route?.name ?? (d.backend !== undefined ? 'default' : undefined),
       decideMs: now - this.started,
-      peeked: n,
-      signatureUndecided: sig === 'maybe' && !this.eof,
+      peeked: this.peekedLength,
+      signatureUndecided,
     };
   }
 
@@ -305,5 +383,6 @@ export class InspectionSession implements MatchContext {
   }
 }
 
+const EMPTY = new Uint8Array(0);
 const NO_HEADER: SessionStep = Object.freeze({ kind: 'header', header: undefined });
 const DONE_WAIT: SessionStep = Object.freeze({ kind: 'wait', deadline: Infinity });

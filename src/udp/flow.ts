@@ -3,7 +3,9 @@
  * routes decide (a QUIC ClientHello may span several Initial packets); then a socket connected
  * to the chosen server gets them, in order, with a PROXY v2 header when the backend wants one,
  * and every later datagram both ways. Answers go back to the client from the listener's socket,
- * so the client sees them come from the address it sent to.
+ * so the client sees them come from the address it sent to. The decision is the socket-free
+ * InspectionSession's in datagram mode (src/inspect/session.ts), the same core a TCP connection
+ * drives; the flow feeds it the datagrams and keeps one timer at its deadline.
  *
  * A QUIC client that moved to another address:port is another flow, a new path of the same
  * connection: it goes to the same server through its own socket, so the server sees a new peer
@@ -13,9 +15,10 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import { randomBytes } from 'node:crypto';
-import { Facts } from '../inspect/facts.js';
+import type { Facts } from '../inspect/facts.js';
+import { InspectionSession, type SessionStep } from '../inspect/session.js';
+import { DeadlineTimer } from '../listener/deadline-timer.js';
 import type { ListenerConfig } from '../config/types.js';
-import type { MatchContext } from '../protocols/match-context.js';
 import type { ServerState } from '../backends/server-state.js';
 import type { BackendPool } from '../backends/pool.js';
 import type { Runtime } from '../engine/runtime.js';
@@ -50,10 +53,11 @@ export class UdpFlow implements TableFlow {
   lastSeen: number;
   private phase: Phase = 'inspect';
   private readonly started = performance.now();
+  /** The datagrams held for the server: while the routes decide, then while its socket connects. */
   private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  private facts: Facts | undefined;
-  private deadline: NodeJS.Timeout | undefined;
+  /** The routes' inspection, from the first datagram to the decision. */
+  private session: InspectionSession | undefined;
+  private readonly timer = new DeadlineTimer(() => this.act(this.session?.tick(performance.now())), true);
   private backendSocket: Socket | undefined;
   private server: ServerState | undefined;
   private pool: BackendPool | undefined;
@@ -134,19 +138,9 @@ export class UdpFlow implements TableFlow {
     const verdicts = this.connection?.verdicts;
     const known = verdicts?.get(srcAddress);
     if (known !== undefined) return known;
-    const facts = new Facts(this.rt.inspect.maxBytes);
-    facts.updateDatagrams(held, held.reduce((n, d) => n + d.length, 0));
-    const d = this.rt.udpTable.decide({
-      bytes: held[0]!,
-      final: true,
-      elapsedMs: this.decideMs ?? 0,
-      srcAddress,
-      srcPort,
-      localAddress: this.host.localAddress,
-      localPort: this.host.localPort,
-      facts,
-    });
-    const same = d.kind === 'route' && d.route === this.route && d.backend === this.backendName;
+    // Judged as at the decision: the same datagrams, all of them, at the same elapsed time.
+    const step = this.inspection(srcAddress, srcPort, 0).replay(held, this.decideMs ?? 0);
+    const same = step.kind === 'route' && step.decision.route === this.route && step.decision.backend === this.backendName;
     if (verdicts !== undefined) {
       if (verdicts.size >= MAX_VERDICTS) verdicts.clear();
       verdicts.set(srcAddress, same);
@@ -168,8 +162,8 @@ export class UdpFlow implements TableFlow {
         return;
       case 'inspect':
         this.pending.push(datagram);
-        this.pendingBytes += datagram.length;
-        this.inspect();
+        this.session ??= this.inspection(this.srcAddress, this.peerPort, this.started);
+        this.act(this.session.feed(datagram, performance.now()));
         return;
       case 'closed':
         return;
@@ -180,7 +174,7 @@ export class UdpFlow implements TableFlow {
   closed(reason: FlowEndReason): void {
     if (this.phase === 'closed') return;
     this.phase = 'closed';
-    if (this.deadline !== undefined) clearTimeout(this.deadline);
+    this.timer.stop();
     this.count.dropped += this.pending.length;
     this.pending = [];
     this.backendSocket?.close();
@@ -201,41 +195,36 @@ export class UdpFlow implements TableFlow {
     this.log(why);
   }
 
-  private inspect(): void {
+  /** The routes' inspection for a client at `address`:`port`, its clock starting at `started`. */
+  private inspection(address: string, port: number, started: number): InspectionSession {
     const rt = this.rt;
-    const facts = (this.facts ??= new Facts(rt.inspect.maxBytes));
-    facts.updateDatagrams(this.pending, this.pendingBytes);
-    const full = this.pending.length >= rt.udp.inspectDatagrams || this.pendingBytes >= rt.inspect.maxBytes;
-    this.decide(full);
-    if (this.phase === 'inspect' && this.deadline === undefined) {
-      this.deadline = setTimeout(() => this.decide(true), rt.inspect.timeoutMs);
-      this.deadline.unref();
-    }
+    return new InspectionSession(
+      {
+        table: rt.udpTable,
+        inspect: rt.inspect,
+        inspectDatagrams: rt.udp.inspectDatagrams,
+        peer: { address, port },
+        local: { address: this.host.localAddress, port: this.host.localPort },
+      },
+      started,
+    );
   }
 
-  private decide(final: boolean): void {
-    if (this.phase !== 'inspect') return;
-    const elapsedMs = performance.now() - this.started;
-    const ctx: MatchContext = {
-      bytes: this.pending[0]!,
-      final,
-      elapsedMs,
-      srcAddress: this.srcAddress,
-      srcPort: this.peerPort,
-      localAddress: this.host.localAddress,
-      localPort: this.host.localPort,
-      facts: this.facts!,
-    };
-    const d = this.rt.udpTable.decide(ctx);
-    if (d.kind === 'wait') return;
-    if (this.deadline !== undefined) clearTimeout(this.deadline);
-    this.deadline = undefined;
-    this.decideMs = elapsedMs;
-    this.peeked = this.pendingBytes;
+  /** Does what the session said: wait for more datagrams (until its deadline), or route. */
+  private act(step: SessionStep | undefined): void {
+    if (this.phase !== 'inspect' || step === undefined) return;
+    if (step.kind === 'wait') return this.timer.wakeAt(step.deadline);
+    // A datagram session neither reads a PROXY header nor refuses: only a route is left.
+    if (step.kind !== 'route') return;
+    this.timer.stop();
+    const d = step.decision;
+    this.decideMs = step.decideMs;
+    this.peeked = step.peeked;
     this.route = d.route;
     this.routeName = d.route?.name;
-    this.noteClient();
-    this.facts = undefined;
+    this.noteClient(this.session!.facts);
+    this.session!.release();
+    this.session = undefined;
     const table = this.rt.udpTable;
     // Only a QUIC connection can be joined from another address; keep what decided it only
     // when another address might have been decided otherwise.
@@ -248,8 +237,7 @@ export class UdpFlow implements TableFlow {
   }
 
   /** What the close line and the PROXY header say about the client: kept, the parsed datagrams are not. */
-  private noteClient(): void {
-    const facts = this.facts!;
+  private noteClient(facts: Facts): void {
     // A QUIC long header: read its hello even when no route asked (a default route), for the log
     // and the PROXY header's SNI and ALPN.
     if (((this.pending[0]![0] ?? 0) & 0xc0) === 0xc0) facts.get('tls');

@@ -14,6 +14,9 @@ import { RouteTable, type TraceStep } from '../../src/router/route-table.js';
 import { signatureGuard } from '../../src/proxy/handoff.js';
 import { deliveries } from '../helpers/feed.js';
 import { FIRST_MESSAGES } from '../helpers/first-messages.js';
+import { dnsQuery } from '../helpers/dns-builder.js';
+import { clientInitialDatagrams, handshakeOfRecord } from '../helpers/quic-initial-builder.js';
+import { readFileSync } from 'node:fs';
 
 interface Rules {
   readonly table: RouteTable;
@@ -298,5 +301,135 @@ describe('InspectionSession: inbound PROXY', () => {
     const after = drive(session(SILENT, { proxy: proxy('optional'), trusted: true }), [{ at: 100, bytes: V1 }]);
     assert.equal(routeOf(after.step), 'smtp');
     assert.equal(after.at, 300);
+  });
+});
+
+/** A UDP listener's routes, and the session a flow drives over them (datagram mode), started at 0. */
+interface UdpRules extends Rules {
+  readonly inspectDatagrams: number;
+}
+
+function udpRules(routes: string, extra = ''): UdpRules {
+  const r = compileRulesText(
+    `listeners: [{ bind: "127.0.0.1:0", transport: udp }]\nbackends:\n  u: { transport: udp, servers: ["127.0.0.1:1"] }\n` +
+      `routes:\n${routes}\nudp:\n  default: u\n${extra}`,
+    't.yaml',
+  );
+  assert.ok(r.ok, r.ok ? '' : r.issues.map((i) => `${i.line}:${i.col} ${i.message}`).join('\n'));
+  return { table: new RouteTable(r.rules, 'udp'), inspect: r.rules.inspect, inspectDatagrams: r.rules.udp.inspectDatagrams };
+}
+
+function flowSession(r: UdpRules, src = '192.0.2.1'): InspectionSession {
+  const local = { address: '127.0.0.1', port: 443 };
+  return new InspectionSession({ table: r.table, inspect: r.inspect, inspectDatagrams: r.inspectDatagrams, peer: { address: src, port: 5000 }, local }, 0);
+}
+
+const CHROMIUM_HELLO = handshakeOfRecord(readFileSync(new URL('../../../test/fixtures/chromium-156-pq-clienthello.bin', import.meta.url)));
+/** The Chromium ClientHello in client Initial datagrams of 1200 bytes, a new one at each cut. */
+const QUIC_CONN = { version: 1, dcid: Buffer.from('0011223344556677', 'hex'), scid: Buffer.alloc(0) };
+const initials = (cuts: readonly number[]): Buffer[] => clientInitialDatagrams(QUIC_CONN, CHROMIUM_HELLO, { cuts });
+const H3 = '  - { name: h3, when: { tls: { sni: a.test, alpn: [h2] } }, to: u }';
+const sum = (ds: readonly Buffer[]): number => ds.reduce((n, d) => n + d.length, 0);
+
+describe('InspectionSession: datagram mode (a UDP flow)', () => {
+  it('starts inspecting at once: no header stage, the inspect deadline from the first datagram', () => {
+    const r = udpRules(H3, '  inspect_datagrams: 8\ninspect: { timeout: 2s }');
+    assert.deepEqual({ ...flowSession(r).start() }, { kind: 'wait', deadline: 2000 });
+  });
+
+  it('a QUIC Initial split over two datagrams waits on the first, decides on the second', () => {
+    const ds = initials([700]);
+    assert.equal(ds.length, 2);
+    const s = flowSession(udpRules(H3));
+    const first = s.feed(ds[0]!, 5);
+    assert.equal(first.kind, 'wait');
+    assert.equal(s.final, false);
+    assert.equal(s.bytes, ds[0], 'the bytes conditions read the first datagram');
+    const second = s.feed(ds[1]!, 12);
+    assert.equal(second.kind, 'route');
+    if (second.kind !== 'route') return;
+    assert.equal(second.routeName, 'h3');
+    assert.equal(second.decideMs, 12);
+    assert.equal(second.peeked, sum(ds));
+    assert.equal(second.signatureUndecided, false);
+    assert.equal(s.elapsedMs, 12);
+    assert.equal(s.facts.known('tls')?.sni, 'a.test');
+    // Decided: later datagrams are the relay's, not the session's.
+    assert.deepEqual({ ...s.feed(ds[0]!, 13) }, { kind: 'wait', deadline: Infinity });
+    s.release();
+    assert.equal(s.bytes.length, 0);
+    assert.equal(s.peekedLength, 0);
+  });
+
+  it('final at udp.inspect_datagrams datagrams: an unfinished hello then matches nothing', () => {
+    const ds = initials([400, 800]);
+    assert.equal(ds.length, 3);
+    const capped = flowSession(udpRules(H3, '  inspect_datagrams: 2'));
+    assert.equal(capped.feed(ds[0]!, 1).kind, 'wait');
+    const r = capped.feed(ds[1]!, 2);
+    assert.equal(capped.final, true);
+    assert.equal(routeOf(r), 'default');
+    assert.equal(r.kind === 'route' && r.peeked, sum(ds.slice(0, 2)));
+    // One more datagram allowed: the third completes the hello.
+    const roomy = flowSession(udpRules(H3, '  inspect_datagrams: 3'));
+    assert.equal(roomy.feed(ds[0]!, 1).kind, 'wait');
+    assert.equal(roomy.feed(ds[1]!, 2).kind, 'wait');
+    assert.equal(roomy.final, false);
+    assert.equal(routeOf(roomy.feed(ds[2]!, 3)), 'h3');
+  });
+
+  it('final once inspect.max_bytes bytes are held, however many datagrams that is', () => {
+    const ds = initials([400, 800]);
+    const s = flowSession(udpRules(H3, '  inspect_datagrams: 8\ninspect: { max_bytes: 2400 }'));
+    assert.equal(s.feed(ds[0]!, 1).kind, 'wait');
+    assert.equal(s.final, false);
+    const r = s.feed(ds[1]!, 2);
+    assert.equal(sum(ds.slice(0, 2)) >= 2400, true);
+    assert.equal(s.final, true);
+    assert.equal(routeOf(r), 'default');
+  });
+
+  it('at the inspect deadline the held datagrams are judged final; an early timer is told the same deadline', () => {
+    const ds = initials([700]);
+    const s = flowSession(udpRules(H3, 'inspect: { timeout: 1s }'));
+    assert.deepEqual({ ...s.feed(ds[0]!, 0) }, { kind: 'wait', deadline: 1000 });
+    assert.deepEqual({ ...s.tick(999.5) }, { kind: 'wait', deadline: 1000 });
+    assert.equal(s.final, false);
+    const r = s.tick(1000);
+    assert.equal(s.final, true);
+    assert.equal(routeOf(r), 'default');
+    assert.equal(r.kind === 'route' && r.decideMs, 1000);
+    assert.equal(r.kind === 'route' && r.peeked, ds[0]!.length);
+  });
+
+  it('a DNS query or a WireGuard initiation decides on its first datagram', () => {
+    const r = udpRules(['  - { name: dns, when: { protocol: dns }, to: u }', '  - { name: wg, when: { protocol: wireguard }, to: u }'].join('\n'));
+    const query = dnsQuery();
+    const dns = flowSession(r);
+    const a = dns.feed(query, 3);
+    assert.equal(routeOf(a), 'dns');
+    assert.equal(a.kind === 'route' && a.peeked, query.length);
+    assert.notEqual(dns.facts.known('dns'), undefined);
+    const wireguard = Buffer.alloc(148, 0x33);
+    wireguard.writeUInt32LE(1, 0);
+    assert.equal(routeOf(flowSession(r).feed(wireguard, 0)), 'wg');
+    assert.equal(routeOf(flowSession(r).feed(Buffer.alloc(148, 0xc3), 0)), 'default');
+  });
+
+  it('replay: the datagrams of a decision, judged for another client address, all at once and final', () => {
+    const ds = initials([700]);
+    const r = udpRules(['  - { name: inside, when: { src: ["10.0.0.0/8"], tls: { sni: a.test } }, to: u }', H3].join('\n'), '  inspect_datagrams: 8');
+    const original = flowSession(r, '10.1.2.3');
+    original.feed(ds[0]!, 0);
+    const decided = original.feed(ds[1]!, 40);
+    assert.equal(routeOf(decided), 'inside');
+    const same = flowSession(r, '10.9.9.9').replay(ds, 40);
+    assert.equal(routeOf(same), 'inside');
+    assert.equal(same.kind === 'route' && same.decideMs, 40);
+    const elsewhere = flowSession(r, '192.0.2.7');
+    assert.equal(routeOf(elsewhere.replay(ds, 40)), 'h3');
+    assert.equal(elsewhere.final, true);
+    // Only the first of a hello's datagrams, with nothing more to come: the hello never completes.
+    assert.equal(routeOf(flowSession(r, '10.9.9.9').replay(ds.slice(0, 1), 40)), 'default');
   });
 });

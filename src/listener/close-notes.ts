@@ -1,0 +1,89 @@
+/**
+ * What a TCP connection learns on its way to the close line and the metrics record: the route,
+ * the backend and server, the tunnel target, the connect failures, the timings, and once spliced
+ * only the summary of its first bytes (src/listener/connection.ts fills it, writes it once).
+ */
+import type { Socket } from 'node:net';
+import { isLocalHeader } from '../inspect/inbound-proxy.js';
+import type { InspectionSession } from '../inspect/session.js';
+import { summarizeClient } from '../observe/close-captures.js';
+import type { ClientFields, Endpoint, TcpCloseReason, TcpCloseRecord } from '../observe/close-line.js';
+import type { ConnectionRecord } from '../observe/connection-record.js';
+
+export class CloseNotes {
+  decideMs: number | undefined;
+  connectMs: number | undefined;
+  routeName: string | undefined;
+  backendName: string | undefined;
+  serverAddress: string | undefined;
+  uniqueId: Buffer | undefined;
+  failures: readonly string[] | undefined;
+  tunnelTarget: string | undefined;
+  /** Once spliced: how many bytes were peeked, and the client facts the close line reports. */
+  private peekedLength: number | undefined;
+  private clientSummary: ClientFields | undefined;
+
+  constructor(
+    private readonly id: string,
+    private readonly listener: string,
+    private readonly peer: Endpoint,
+    private readonly session: InspectionSession,
+  ) {}
+
+  /**
+   * A spliced connection may live for hours: keep only what its close line needs, and let the
+   * peeked bytes and the parsed hello or request go (a third of a held connection's memory).
+   * The client facts are summarised only if a close line can be written at all (`summarise`).
+   */
+  settle(summarise: boolean): void {
+    this.peekedLength = this.session.peekedLength;
+    if (summarise) this.clientSummary = summarizeClient(this.session.facts);
+    this.session.release();
+  }
+
+  get peeked(): number {
+    return this.peekedLength ?? this.session.peekedLength;
+  }
+
+  /** The metrics' record of the closed connection. */
+  record(reason: TcpCloseReason, socket: Socket): ConnectionRecord {
+    return {
+      listener: this.listener,
+      route: this.routeName,
+      backend: this.backendName,
+      server: this.serverAddress,
+      reason,
+      bytesFromClient: socket.bytesRead,
+      bytesToClient: socket.bytesWritten,
+      decideMs: this.decideMs,
+      peeked: this.peeked,
+    };
+  }
+
+  /** The close line's record; `totalMs` since the accept. */
+  line(reason: TcpCloseReason, detail: string | undefined, socket: Socket, totalMs: number): TcpCloseRecord {
+    const session = this.session;
+    const inbound = session.inbound;
+    return {
+      transport: 'tcp',
+      id: this.id,
+      listener: this.listener,
+      client: { address: session.srcAddress, port: session.srcPort },
+      peer: this.peer,
+      proxyHeader: inbound === undefined ? undefined : inbound.version === 1 ? 'v1' : isLocalHeader(inbound) ? 'v2-local' : 'v2',
+      route: this.routeName,
+      backend: this.backendName,
+      server: this.serverAddress,
+      target: this.tunnelTarget,
+      clientFields: () => this.clientSummary ?? summarizeClient(session.facts),
+      uniqueId: this.uniqueId,
+      peeked: this.peeked,
+      bytes: { fromClient: socket.bytesRead, toClient: socket.bytesWritten },
+      ms: { decide: this.decideMs, total: totalMs },
+      connectMs: this.connectMs,
+      reason,
+      detail,
+      failures: this.failures,
+    };
+  }
+}
