@@ -42,7 +42,7 @@ export class Facts implements FactsView {
   private memos: Map<object, unknown> | undefined;
   /**
    * Set during an evaluation by a condition that put off work until more bytes come (bytes.regex):
-   * the inspector then asks again, with `catchingUp`, once the client pauses (src/listener/connection.ts).
+   * the inspection session then asks again, with `catchingUp`, once the client pauses (src/inspect/session.ts).
    */
   deferred = false;
   /** Set by the inspector for an evaluation that only catches up on deferred work (no new bytes). */

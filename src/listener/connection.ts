@@ -19,7 +19,7 @@ import { splice, type SpliceGuard } from '../proxy/splice.js';
 import { connectTunnel, sniForward, type ForwardClient } from '../forward/actions.js';
 import type { Runtime } from '../engine/runtime.js';
 import { ClientAccount } from './client-account.js';
-import { DeadlineTimer } from './deadline-timer.js';
+import { DeadlineTimer } from '../net/deadline-timer.js';
 import { CloseNotes } from './close-notes.js';
 import { refusalDetail, tcpSession } from './tcp-session.js';
 

@@ -17,7 +17,7 @@ import { isIPv6 } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import type { Facts } from '../inspect/facts.js';
 import { InspectionSession, type SessionStep } from '../inspect/session.js';
-import { DeadlineTimer } from '../listener/deadline-timer.js';
+import { DeadlineTimer } from '../net/deadline-timer.js';
 import type { ListenerConfig } from '../config/types.js';
 import type { ServerState } from '../backends/server-state.js';
 import type { BackendPool } from '../backends/pool.js';
