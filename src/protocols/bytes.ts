@@ -20,6 +20,10 @@ export function latin1(b: Uint8Array, start = 0, end = b.length): string {
   return Buffer.from(b.buffer, b.byteOffset + s, e - s).toString('latin1');
 }
 
+/** Carriage return and line feed: every line-based first message ends its lines with them (each parser says which ending it takes). */
+export const CR = 0x0d;
+export const LF = 0x0a;
+
 /** An ASCII digit 0-9. */
 export function isDigit(c: number): boolean {
   return c >= 0x30 && c <= 0x39;

@@ -45,7 +45,7 @@
 import { isIPv6 } from 'node:net';
 import { canonicalHostText } from '../ip/canonical.js';
 import { invalid, ok, settled, suspend, type ParseResult } from '../result.js';
-import { latin1 } from '../bytes.js';
+import { CR, latin1, LF } from '../bytes.js';
 
 export interface HttpRequestHead {
   readonly method: string; // as sent (token chars per RFC 9110 §5.6.2), e.g. 'GET', 'CONNECT'
@@ -59,8 +59,6 @@ export interface HttpRequestHead {
 
 const SP = 0x20;
 const HTAB = 0x09;
-const CR = 0x0d;
-const LF = 0x0a;
 const COLON = 0x3a;
 const MAX_METHOD = 32;
 const DEFAULT_CAP = 16384;

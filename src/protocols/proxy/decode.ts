@@ -9,13 +9,13 @@
  * configured to receive one; `proxySignature` merely tells which parser applies.
  */
 import { parseProxyV1, type ProxyV1Header } from './v1.js';
-import { parseProxyV2, type ProxyV2Header, type ProxyV2Limits } from './v2.js';
+import { parseProxyV2, PROXY_V2_SIGNATURE, type ProxyV2Header, type ProxyV2Limits } from './v2.js';
 import { incomplete, invalid, type ParseResult } from '../result.js';
 
 export type InboundProxyHeader = ProxyV1Header | ProxyV2Header;
 
 const V1_PREFIX = [0x50, 0x52, 0x4f, 0x58, 0x59, 0x20]; // "PROXY "
-const V2_SIGNATURE = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
+const V2_SIGNATURE = PROXY_V2_SIGNATURE;
 
 /** Whether `bytes` starts with `sig` ('full'), is a proper prefix of it ('prefix'), or neither. */
 function against(bytes: Uint8Array, sig: readonly number[]): 'full' | 'prefix' | 'no' {

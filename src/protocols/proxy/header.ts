@@ -35,6 +35,7 @@
  */
 import { isIPv4, isIPv6 } from 'node:net';
 import { crc32c } from './crc32c.js';
+import { PROXY_V2_SIGNATURE } from './v2.js';
 import { formatIPv4, formatIPv6, isV4Mapped, parseIPv4, parseIPv6 } from '../ip/address.js';
 
 export interface ProxyAddresses {
@@ -75,7 +76,7 @@ const FAMILY_WIRE = {
   udp6: { v6: true, fam: 0x22 },
 } as const;
 
-const V2_SIGNATURE = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
+const V2_SIGNATURE = PROXY_V2_SIGNATURE;
 const MAX_V2_LEN = 0xffff;
 
 // ---------------------------------------------------------------------------------------------

@@ -44,7 +44,7 @@
 import { isIPv6 } from 'node:net';
 import { formatIPv6Address } from './v2.js';
 import { incomplete, invalid, ok, type ParseResult } from '../result.js';
-import { isDigit } from '../bytes.js';
+import { CR, isDigit, LF } from '../bytes.js';
 
 export interface ProxyV1Header {
   readonly version: 1;
@@ -55,8 +55,6 @@ export interface ProxyV1Header {
 
 const MAX_LINE = 107;
 const SP = 0x20;
-const CR = 0x0d;
-const LF = 0x0a;
 const DOT = 0x2e;
 const COLON = 0x3a;
 const PREFIX = 'PROXY ';

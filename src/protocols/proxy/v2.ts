@@ -105,7 +105,9 @@ export interface ProxyV2Limits {
   readonly maxTlvValue?: number;
 }
 
-const SIGNATURE = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a] as const;
+/** The 12-byte v2 signature \r\n\r\n\0\r\nQUIT\n (proxy-protocol.txt §2.2): the one copy, the encoder and the detector use it. */
+export const PROXY_V2_SIGNATURE: readonly number[] = [0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a];
+const SIGNATURE = PROXY_V2_SIGNATURE;
 const FIXED = 16;
 const MAX_TOTAL = FIXED + 0xffff;
 const MAX_TLV_VALUE = 0xffff;

@@ -41,7 +41,7 @@
  * (probe.c) checks only the version byte and that the TPKT length equals the bytes read.
  */
 import { incomplete, invalid, ok, type ParseResult } from '../result.js';
-import { latin1 } from '../bytes.js';
+import { CR, latin1, LF } from '../bytes.js';
 
 export interface RdpConnectionRequest {
   /** IDENTIFIER of "Cookie: mstshash=IDENTIFIER" (latin1, as sent: usually the user name). */
@@ -64,8 +64,6 @@ const RDP_NEG_REQ_LENGTH = 8;
 const CORRELATION_INFO_PRESENT = 0x08;
 const TYPE_RDP_CORRELATION_INFO = 0x06;
 const RDP_CORRELATION_INFO_LENGTH = 36;
-const CR = 0x0d;
-const LF = 0x0a;
 const COOKIE_PREFIX = 'Cookie: mstshash=';
 
 function startsWith(bytes: Uint8Array, start: number, end: number, text: string): boolean {

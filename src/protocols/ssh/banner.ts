@@ -18,7 +18,7 @@
  *   §4.2), and this parser is for what clients send: any byte before "SSH-" is invalid.
  */
 import { incomplete, invalid, ok, settled, suspend, type ParseResult } from '../result.js';
-import { latin1 } from '../bytes.js';
+import { CR, latin1, LF } from '../bytes.js';
 
 export interface SshBanner {
   readonly protoVersion: string; /* '2.0' or '1.99' */
@@ -31,8 +31,6 @@ const MAX_LENGTH = 255;
 const PREFIX = [0x53, 0x53, 0x48, 0x2d]; // "SSH-"
 const VERSIONS = ['2.0', '1.99'] as const;
 const SP = 0x20;
-const CR = 0x0d;
-const LF = 0x0a;
 const DASH = 0x2d;
 
 function isVersionPrefix(bytes: Uint8Array, start: number, end: number): boolean {

@@ -37,7 +37,7 @@
  * the message; here PRI must be 0..191 without leading zeros and exactly one SP follows MSG-LEN.
  */
 import { incomplete, invalid, ok, settled, suspend, type ParseResult } from '../result.js';
-import { isDigit } from '../bytes.js';
+import { isDigit, LF } from '../bytes.js';
 
 export interface SyslogMessage {
   readonly framing: 'octet-counting' | 'non-transparent';
@@ -55,7 +55,6 @@ export interface SyslogMessage {
 
 const DEFAULT_CAP = 8192;
 const SP = 0x20;
-const LF = 0x0a;
 const NUL = 0x00;
 const LT = 0x3c;
 const GT = 0x3e;

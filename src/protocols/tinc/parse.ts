@@ -24,7 +24,7 @@
  * LF (tinc waits for the peer's ID before sending more) are not looked at.
  */
 import { incomplete, invalid, ok, settled, suspend, type ParseResult } from '../result.js';
-import { isDigit, latin1 } from '../bytes.js';
+import { isDigit, latin1, LF } from '../bytes.js';
 
 export interface TincId {
   readonly kind: 'node' | 'invitation';
@@ -39,7 +39,6 @@ export interface TincId {
 export const TINC_MAX_NAME = 2048;
 
 const SP = 0x20;
-const LF = 0x0a;
 const DOT = 0x2e;
 const QUESTION = 0x3f;
 

@@ -44,6 +44,7 @@
  */
 import { isIPv6 } from 'node:net';
 import { invalid, ok, settled, suspend, type ParseResult } from '../result.js';
+import { CR, LF } from '../bytes.js';
 
 export const XMPP_STREAMS_NS = 'http://etherx.jabber.org/streams';
 export const XMPP_MAX_HEADER = 4096;
@@ -70,8 +71,6 @@ const SEMI = 0x3b;
 const COLON = 0x3a;
 const QUOT = 0x22;
 const APOS = 0x27;
-const CR = 0x0d;
-const LF = 0x0a;
 
 function isS(b: number): boolean {
   return b === 0x20 || b === 0x09 || b === 0x0d || b === 0x0a;
