@@ -59,7 +59,10 @@ export function connectTunnel(c: ForwardClient, cfg: ConnectActionConfig, route:
   );
 }
 
-/** `sni_forward:` routes. Returns the abort of the dial under way (none when it went to the fallback). */
+/**
+ * `sni_forward:` routes. Returns the abort of the dial under way; none when the hello had no SNI and
+ * it went to the fallback backend, whose dial (c.toBackend) keeps the driver's abort of its own.
+ */
 export function sniForward(c: ForwardClient, cfg: SniForwardConfig, route: string): (() => void) | undefined {
   const hello = c.facts.tls();
   const sni = hello.kind === 'ok' ? hello.value.sni : undefined;

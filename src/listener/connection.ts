@@ -37,6 +37,8 @@ export class Connection {
   private readonly session: InspectionSession;
   private readonly timer = new DeadlineTimer(() => this.act(this.session.tick(performance.now())));
   private abortDial: (() => void) | undefined;
+  /** The routed bytes could still begin a PROXY signature: every way to a backend (an sni_forward fallback too) guards them. */
+  private signatureUndecided = false;
   private backend: Socket | undefined;
   private readonly account: ClientAccount;
   private readonly notes: CloseNotes;
@@ -100,11 +102,12 @@ export class Connection {
         this.phase = 'connect';
         this.notes.decideMs = step.decideMs;
         this.notes.routeName = step.routeName;
+        this.signatureUndecided = step.signatureUndecided;
         const route = step.decision.route;
         const action = route?.action;
         if (action?.kind === 'connect') this.abortDial = connectTunnel(this.forwardClient(), action.connect, route!.name);
-        else if (action?.kind === 'sni-forward') this.abortDial = sniForward(this.forwardClient(), action.forward, route!.name);
-        else this.toBackend(step.decision.backend, step.signatureUndecided);
+        else if (action?.kind === 'sni-forward') this.abortDial = sniForward(this.forwardClient(), action.forward, route!.name) ?? this.abortDial;
+        else this.toBackend(step.decision.backend);
       }
     }
   }
@@ -118,7 +121,7 @@ export class Connection {
     s.pause();
   }
 
-  private toBackend(name: string | undefined, signatureUndecided = false): void {
+  private toBackend(name: string | undefined): void {
     this.notes.backendName = name;
     const pool = name === undefined ? undefined : this.rt.pools.get(name);
     if (pool === undefined) return this.finish('no-route', 'PORTPLEX_ERR_NO_ROUTE');
@@ -128,7 +131,7 @@ export class Connection {
       if (outcome.socket === undefined) return this.finish('backend-unreachable', 'PORTPLEX_ERR_BACKEND_UNREACHABLE');
       this.notes.connectMs = performance.now() - this.started;
       this.notes.serverAddress = outcome.server?.address;
-      this.connected(outcome.socket, outcome.server!.sendProxy, pool, signatureUndecided);
+      this.connected(outcome.socket, outcome.server!.sendProxy, pool, this.signatureUndecided);
     });
   }
 
@@ -150,17 +153,13 @@ export class Connection {
         this.notes.serverAddress = address;
         this.startSplice(socket, head, undefined);
       },
-      detach: () => {
-        this.socket.removeListener('close', this.onEarlyClose);
-        this.socket.removeListener('error', this.onEarlyError);
-      },
+      detach: () => this.detachEarly(),
       finish: (reason, detail) => this.finish(reason, detail),
       toBackend: (name) => this.toBackend(name),
     };
   }
 
   private connected(backend: Socket, sendProxy: SendProxy, pool: BackendPool, signatureUndecided: boolean): void {
-    this.backend = backend;
     if (this.phase !== 'connect' || this.socket.destroyed) return void backend.destroy();
     const proxyV2 = pool.config.proxyV2;
     if (sendProxy === 'v2' && proxyV2.uniqueId) this.notes.uniqueId = randomBytes(16);
@@ -170,15 +169,18 @@ export class Connection {
     this.finish('proxy-header-error', h.detail);
   }
 
+  private detachEarly(): void {
+    this.socket.removeListener('error', this.onEarlyError);
+    this.socket.removeListener('close', this.onEarlyClose);
+  }
+
   private startSplice(backend: Socket, head: Buffer | undefined, guard: SpliceGuard | undefined): void {
-    const s = this.socket;
-    s.removeListener('error', this.onEarlyError);
-    s.removeListener('close', this.onEarlyClose);
+    this.detachEarly();
     this.phase = 'splice';
     this.backend = backend;
     // Summarised only if a close line can be written at all (warn is the highest close level).
     this.notes.settle(this.rt.log.isLevelEnabled('warn'));
-    splice(s, backend, head, { idleMs: this.rt.idleMs, ...(guard ? { guard } : {}) }, (reason, detail) => this.finish(reason, detail));
+    splice(this.socket, backend, head, { idleMs: this.rt.idleMs, ...(guard ? { guard } : {}) }, (reason, detail) => this.finish(reason, detail));
   }
 
   /** Ends the connection (once) and writes its single log line. */
