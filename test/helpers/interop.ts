@@ -161,7 +161,9 @@ export function defer(t: Scope, fn: () => unknown): void {
 /** A fresh directory under os.tmpdir(), removed (recursively) after the test. */
 export function makeTempDir(t: Scope, prefix = 'portplex-interop-'): string {
   const dir = mkdtempSync(join(tmpdir(), prefix));
-  defer(t, () => rmSync(dir, { recursive: true, force: true }));
+  // A program stopped just before (Chromium's helper processes outlive its main one for a moment) may
+  // still write into the directory: retry ENOTEMPTY/EBUSY for up to a second instead of failing the test.
+  defer(t, () => rmSync(dir, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 }));
   return dir;
 }
 
