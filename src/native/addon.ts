@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { join, dirname } from 'node:path';
 
 /** Why the addon closed a connection by itself (the `reason` of a closed report). */
-export const enum NativeClose {
+export enum NativeClose {
   /** Both directions ended with a FIN and everything was delivered. */
   Done = 0,
   /** A read or write on the client failed (`errno` says how). */
