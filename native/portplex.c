@@ -78,6 +78,7 @@ typedef struct conn {
   int handles;      /* uv handles not yet closed: freed when 0 */
   dir_t up, down;   /* client -> backend, backend -> client */
   bool hold;        /* client bytes go to JS (the PROXY-signature guard) */
+  bool answer_first; /* relay()'s toClient bytes (a CONNECT's 200) go out before any byte reaches the backend */
   int connect_errno;
   uint64_t idle_ms, linger_ms, last_active;
   double from_client, to_client;
@@ -124,6 +125,7 @@ static double *g_closed;
 static uint32_t g_closed_n, g_closed_cap;
 static int g_depth; /* inside a uv callback that will flush */
 static uv_timer_t g_flush_timer;
+static int g_reserve_fd = -1; /* one descriptor kept back for shedding the accept queue at EMFILE */
 
 /* ---- small helpers --------------------------------------------------------------------------- */
 
@@ -556,15 +558,23 @@ static void fail(conn_t *c, bool client_side, int err) {
 static void relay_run(conn_t *c, bool run_up, bool run_down) {
   int cfd = c->cw->fd, bfd = c->bw->fd;
   int err = 0;
-  if (run_up) {
-    enum step s = dir_step(c, &c->up, cfd, bfd, &c->from_client, NULL, c->hold, &err);
-    if (s == STEP_SRC_ERR) return fail(c, true, err);
-    if (s == STEP_DST_ERR) return fail(c, false, err);
-  }
   if (run_down) {
     enum step s = dir_step(c, &c->down, bfd, cfd, NULL, &c->to_client, false, &err);
     if (s == STEP_SRC_ERR) return fail(c, false, err);
     if (s == STEP_DST_ERR) return fail(c, true, err);
+  }
+  if (c->answer_first) {
+    if (c->down.pending != NULL) {
+      run_up = false; /* the answer is not all out yet */
+    } else {
+      c->answer_first = false;
+      run_up = true;
+    }
+  }
+  if (run_up) {
+    enum step s = dir_step(c, &c->up, cfd, bfd, &c->from_client, NULL, c->hold, &err);
+    if (s == STEP_SRC_ERR) return fail(c, true, err);
+    if (s == STEP_DST_ERR) return fail(c, false, err);
   }
   if (c->up.shut && c->down.shut) return conn_close(c, R_DONE, 0, true);
   update_masks(c);
@@ -791,6 +801,26 @@ static void report_accept_error(listener_t *l, int err) {
   call_js(h_accept_error, 2, argv);
 }
 
+/*
+ * Out of descriptors: give up the reserve one, accept and close what waits in the queue (its
+ * clients see a close now, not a hang until their timeout), then take the reserve back. The
+ * node:net path does the same (libuv's trick), and so do nginx and HAProxy in spirit.
+ */
+static bool shed_queue(listener_t *l) {
+  if (g_reserve_fd < 0) return false;
+  close_socket(&g_reserve_fd);
+  for (int i = 0; i < ACCEPTS_PER_EVENT; i++) {
+    int fd = accept4(l->w->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+      if (errno == EINTR || errno == ECONNABORTED) continue;
+      break;
+    }
+    close_socket(&fd);
+  }
+  g_reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  return true;
+}
+
 static void accept_ready(listener_t *l) {
   for (int i = 0; i < ACCEPTS_PER_EVENT && l->open; i++) {
     struct sockaddr_storage peer;
@@ -804,6 +834,10 @@ static void accept_ready(listener_t *l) {
     int e = errno;
     if (e == EINTR || e == ECONNABORTED || e == EPROTO) continue;
     if (would_block(e)) return;
+    if ((e == EMFILE || e == ENFILE) && shed_queue(l)) {
+      report_accept_error(l, e);
+      return;
+    }
     if (e == EMFILE || e == ENFILE || e == ENOBUFS || e == ENOMEM) {
       /* Out of descriptors or memory: stop accepting a moment instead of spinning on the queue. */
       watch_set(l->w, 0);
@@ -977,6 +1011,7 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   g_env = env;
   uv_timer_init(g_loop, &g_flush_timer);
   uv_unref((uv_handle_t *)&g_flush_timer);
+  g_reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
   g_inited = true;
   return undefined_value(env);
 }
@@ -1189,6 +1224,7 @@ static napi_value js_relay(napi_env env, napi_callback_info info) {
   }
   c->state = S_RELAY;
   c->hold = hold;
+  c->answer_first = tcl > 0;
   c->idle_ms = idle_ms;
   touch(c);
   if (idle_ms > 0) uv_timer_start(&c->timer, idle_cb, idle_ms, 0);

@@ -9,7 +9,10 @@ import { startDemoServices, type RunningDemo } from './demo/services.js';
 import type { ListenerChange } from './engine/listener-set.js';
 import { buildRuntime, type Runtime } from './engine/runtime.js';
 import { TransportListeners } from './transports.js';
-import { closeServer, type BoundListener } from './listener/listeners.js';
+import { closeServer } from './listener/listeners.js';
+import type { TcpListening } from './engine/listener-set.js';
+import { loadAddon } from './native/addon.js';
+import { NativePlane } from './native/plane.js';
 import type { ConnectionObserver } from './observe/connection-record.js';
 import type { Logger } from './observe/logger.js';
 import type { MetricsSources } from './observe/metrics.js';
@@ -29,12 +32,14 @@ export interface ReloadOutcome {
 
 export interface RunningPortplex {
   /** The listeners now accepting (a reload may add and remove some). */
-  readonly listeners: readonly BoundListener[];
+  readonly listeners: readonly TcpListening[];
   /** The UDP listeners now accepting new flows. */
   readonly udpListeners: readonly BoundUdpListener[];
   /** Every UDP flow of this process, with its counters. */
   readonly flows: FlowTable<UdpFlow>;
   readonly demos: readonly RunningDemo[];
+  /** Which data plane owns the TCP sockets: the native addon, or node:net. */
+  readonly dataplane: 'native' | 'js';
   readonly runtime: () => Runtime;
   readonly rules: () => RulesConfig;
   /** Read-only state of every backend and server, for metrics and status pages. */
@@ -76,7 +81,9 @@ export async function startPortplex(initial: RulesConfig, log: Logger, opts: Sta
   const openFiles = readOpenFilesLimit();
   const fdBudget = (r: RulesConfig): number => udpFlowBudget(openFiles, r.limits.maxConnections, r.listeners.length);
   const flows = new FlowTable<UdpFlow>(rules.udp, rules.limits.trackedAddresses, fdBudget(rules));
-  const bound = new TransportListeners(flows, serveUdp);
+  const addon = process.env['PORTPLEX_DATAPLANE'] === 'js' ? undefined : loadAddon();
+  const plane = addon?.ok ? NativePlane.of(addon.addon) : undefined;
+  const bound = new TransportListeners(flows, serveUdp, plane);
   try {
     (await bound.stage(rules, current)).commit();
   } catch (e) {
@@ -131,6 +138,7 @@ export async function startPortplex(initial: RulesConfig, log: Logger, opts: Sta
     },
     flows,
     demos,
+    dataplane: plane === undefined ? 'js' : 'native',
     runtime: current,
     rules: () => rules,
     snapshot: () => [...runtime.pools.values()].map((p) => p.snapshot()),

@@ -1,4 +1,8 @@
-/** Opens one TCP connection to a server with a connect timeout. Never throws; always reports once. */
+/**
+ * Opens one TCP connection to a server with a connect timeout. Never throws; always reports once.
+ * A `Dialer` is what a transport connects with: node:net sockets here (socketDialer), the native
+ * data plane's connections in src/native/; the pool and the forward actions work with either.
+ */
 import type { Socket } from 'node:net';
 import type { ServerConfig } from '../config/types.js';
 import { connectWithTimeout } from '../net/connect.js';
@@ -13,11 +17,17 @@ export interface DialOptions {
   readonly onOptionError?: (option: string, error: unknown) => void;
 }
 
+/** What a dialer connected: the transport's own handle, and how to hear once that it closed. */
+export type Dialed<L> = { readonly ok: true; readonly link: L; onClose(fn: () => void): void } | { readonly ok: false; readonly error: string };
+
+/** Connects to host:port (a name or an address); returns an abort. `error` is 'aborted' after one. */
+export type Dialer<L> = (server: Pick<ServerConfig, 'host' | 'port'>, opts: DialOptions, done: (r: Dialed<L>) => void) => () => void;
+
 /** Returns an abort: used when the client goes away while we are still connecting. */
 export function dial(server: Pick<ServerConfig, 'host' | 'port'>, opts: DialOptions, done: (r: DialResult) => void): () => void {
   return connectWithTimeout({ host: server.host, port: server.port, timeoutMs: opts.timeoutMs, allowHalfOpen: true }, (r) => {
     if (!r.ok) {
-      done({ ok: false, error: r.kind === 'timeout' ? `connect timeout after ${opts.timeoutMs}ms` : r.kind === 'aborted' ? 'aborted' : r.error });
+      done({ ok: false, error: r.kind === 'timeout' ? connectTimeoutError(opts.timeoutMs) : r.kind === 'aborted' ? 'aborted' : r.error });
       return;
     }
     applyOption('nodelay', () => r.socket.setNoDelay(opts.noDelay), opts);
@@ -25,6 +35,13 @@ export function dial(server: Pick<ServerConfig, 'host' | 'port'>, opts: DialOpti
     done({ ok: true, socket: r.socket });
   });
 }
+
+/** The node:net dialer. */
+export const socketDialer: Dialer<Socket> = (server, opts, done) =>
+  dial(server, opts, (r) => done(r.ok ? { ok: true, link: r.socket, onClose: (fn) => void r.socket.once('close', fn) } : r));
+
+/** Every dialer words a timeout the same way (the close line's failures list shows it). */
+export const connectTimeoutError = (ms: number): string => `connect timeout after ${ms}ms`;
 
 function applyOption(name: string, apply: () => void, opts: DialOptions): void {
   try {

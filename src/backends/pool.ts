@@ -8,12 +8,13 @@ import type { Socket } from 'node:net';
 import type { BackendConfig, ServerConfig } from '../config/types.js';
 import type { Logger } from '../observe/logger.js';
 import { pickServer } from './balance.js';
-import { dial } from './dial.js';
+import { socketDialer, type Dialer } from './dial.js';
 import type { BackendSnapshot } from '../observe/snapshots.js';
 import { ServerState } from './server-state.js';
 
-export interface ConnectOutcome {
-  readonly socket: Socket | undefined;
+export interface ConnectOutcome<L = Socket> {
+  /** The transport's connection to the server (a node:net socket unless another dialer made it). */
+  readonly socket: L | undefined;
   readonly server: ServerConfig | undefined;
   /** "addr: reason" for every server that failed, in the order tried. */
   readonly failures: readonly string[];
@@ -42,8 +43,18 @@ export class BackendPool {
     return { name: this.config.name, balance: this.config.balance, up: servers.filter((s) => s.status === 'up').length, servers };
   }
 
-  /** Connects to a server chosen for this client, retrying on others. Returns an abort function. */
-  connect(clientAddress: string, done: (outcome: ConnectOutcome) => void): () => void {
+  /**
+   * Connects to a server chosen for this client, retrying on others, with node:net sockets or
+   * another transport's `dialer` (the native data plane's). Returns an abort function.
+   */
+  connect(clientAddress: string, done: (outcome: ConnectOutcome) => void): () => void;
+  connect<L>(clientAddress: string, done: (outcome: ConnectOutcome<L>) => void, dialer: Dialer<L>): () => void;
+  connect<L>(clientAddress: string, done: (outcome: ConnectOutcome<L>) => void, dialer?: Dialer<L>): () => void {
+    if (dialer === undefined) return this.connectWith(clientAddress, socketDialer, done as unknown as (outcome: ConnectOutcome) => void);
+    return this.connectWith(clientAddress, dialer, done);
+  }
+
+  private connectWith<L>(clientAddress: string, dialer: Dialer<L>, done: (outcome: ConnectOutcome<L>) => void): () => void {
     const tried = new Set<ServerState>();
     const failures: string[] = [];
     let attemptsLeft = 1 + this.config.retries;
@@ -58,7 +69,7 @@ export class BackendPool {
       }
       tried.add(server);
       server.active++; // reserved while connecting, so leastconn and max_connections see it
-      abort = dial(
+      abort = dialer(
         server.config,
         {
           timeoutMs: this.config.connectTimeoutMs,
@@ -70,8 +81,8 @@ export class BackendPool {
           if (r.ok) {
             server.total++;
             server.consecutiveConnectFailures = 0;
-            r.socket.once('close', () => server.active--);
-            done({ socket: r.socket, server: server.config, failures });
+            r.onClose(() => server.active--);
+            done({ socket: r.link, server: server.config, failures });
             return;
           }
           server.active--;

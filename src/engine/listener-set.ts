@@ -23,6 +23,14 @@ export interface Listening {
   close(): Promise<void>;
 }
 
+/** A bound TCP listener, whichever data plane owns its socket. */
+export interface TcpListening extends Listening {
+  /** Where it listens (port 0 in the rules: the port the kernel chose). */
+  readonly address: { readonly address: string; readonly family: string; readonly port: number };
+  /** Ends every connection it still carries now (a drain's grace is over). */
+  cut(): void;
+}
+
 export type BindOne<T> = (config: ListenerConfig) => Promise<T>;
 
 export interface ListenerChange {

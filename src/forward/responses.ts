@@ -17,3 +17,6 @@ export function errorResponse(status: number, body: string, headers: readonly st
   const head = [`HTTP/1.1 ${status} ${REASONS[status] ?? 'Error'}`, 'Content-Type: text/plain; charset=utf-8', `Content-Length: ${Buffer.byteLength(text)}`, 'Connection: close', ...headers];
   return Buffer.from(head.join('\r\n') + '\r\n\r\n' + text, 'utf8');
 }
+
+/** How long a final answer (a CONNECT refusal) may take to drain before the connection is cut. */
+export const RESPONSE_LINGER_MS = 2000;

@@ -3,9 +3,8 @@
  * may be reached (ports, allowlist, SSRF guard on every resolved address), resolves it once and
  * connects to the address it checked (no second lookup an attacker could rebind).
  */
-import type { Socket } from 'node:net';
 import type { ConnectActionConfig, SniForwardConfig } from '../config/types.js';
-import { dial } from '../backends/dial.js';
+import type { Dialer } from '../backends/dial.js';
 import { basicAuthOk, headerValue } from './auth.js';
 import { forwardPolicy, type Policy } from './address-policy.js';
 import type { TargetResolver } from './resolver.js';
@@ -14,8 +13,9 @@ import { hostHeaderDisagrees, parseConnectTarget } from './target.js';
 
 export type Denial = 'bad-request' | 'auth-required' | 'port-not-allowed' | 'host-not-allowed' | 'address-not-allowed' | 'dns-failed' | 'unreachable' | 'timeout';
 
-export type TunnelOutcome =
-  | { readonly ok: true; readonly socket: Socket; readonly target: string; readonly address: string }
+/** `link` is the dialer's connection to the target (a node:net socket, or the native data plane's). */
+export type TunnelOutcome<L> =
+  | { readonly ok: true; readonly link: L; readonly target: string; readonly address: string }
   | { readonly ok: false; readonly status: number; readonly denial: Denial; readonly message: string; readonly target: string | undefined; readonly headers?: readonly string[] };
 
 const policies = new WeakMap<object, Policy>();
@@ -25,7 +25,9 @@ function policyFor(cfg: ConnectActionConfig | SniForwardConfig): Policy {
   return p;
 }
 
-function fail(status: number, denial: Denial, message: string, target: string | undefined, headers?: readonly string[]): TunnelOutcome {
+export type TunnelDenied = Extract<TunnelOutcome<unknown>, { ok: false }>;
+
+function fail(status: number, denial: Denial, message: string, target: string | undefined, headers?: readonly string[]): TunnelDenied {
   return headers === undefined ? { ok: false, status, denial, message, target } : { ok: false, status, denial, message, target, headers };
 }
 
@@ -35,12 +37,13 @@ const hostPort = (host: string, port: number): string => (host.includes(':') ? `
  * CONNECT: `method`/`target` from the parsed request line, `hostHeader` the parsed Host header,
  * `head` the whole request head as latin1.
  */
-export function openConnectTunnel(
+export function openConnectTunnel<L>(
   req: { readonly method: string; readonly target: string; readonly hostHeader: HostField | undefined; readonly head: string },
   cfg: ConnectActionConfig,
   route: string,
   resolver: TargetResolver,
-  done: (o: TunnelOutcome) => void,
+  dialer: Dialer<L>,
+  done: (o: TunnelOutcome<L>) => void,
 ): () => void {
   if (req.method !== 'CONNECT') {
     done(fail(405, 'bad-request', `route "${route}" serves only CONNECT, not ${req.method}`, undefined, ['Allow: CONNECT']));
@@ -66,15 +69,23 @@ export function openConnectTunnel(
     done(fail(403, 'port-not-allowed', `Tunnel Forbidden: port ${t.port} is not allowed by route "${route}"`, target));
     return () => undefined;
   }
-  return reach(t.host, t.port, cfg, route, resolver, done);
+  return reach(t.host, t.port, cfg, route, resolver, dialer, done);
 }
 
 /** SNI forwarding: the ClientHello's server name on the configured port. */
-export function openSniForward(sni: string, cfg: SniForwardConfig, route: string, resolver: TargetResolver, done: (o: TunnelOutcome) => void): () => void {
-  return reach(sni, cfg.port, cfg, route, resolver, done);
+export function openSniForward<L>(sni: string, cfg: SniForwardConfig, route: string, resolver: TargetResolver, dialer: Dialer<L>, done: (o: TunnelOutcome<L>) => void): () => void {
+  return reach(sni, cfg.port, cfg, route, resolver, dialer, done);
 }
 
-function reach(host: string, port: number, cfg: ConnectActionConfig | SniForwardConfig, route: string, resolver: TargetResolver, done: (o: TunnelOutcome) => void): () => void {
+function reach<L>(
+  host: string,
+  port: number,
+  cfg: ConnectActionConfig | SniForwardConfig,
+  route: string,
+  resolver: TargetResolver,
+  dialer: Dialer<L>,
+  done: (o: TunnelOutcome<L>) => void,
+): () => void {
   const target = hostPort(host, port);
   const policy = policyFor(cfg);
   if (!policy.hostAllowed(host)) {
@@ -102,12 +113,10 @@ function reach(host: string, port: number, cfg: ConnectActionConfig | SniForward
         done(fail(timedOut ? 504 : 502, timedOut ? 'timeout' : 'unreachable', `cannot connect to ${target}: ${errors.join('; ')}`, target));
         return;
       }
-      abortDial = dial({ host: address, port }, { timeoutMs: cfg.connectTimeoutMs, noDelay: true, keepAliveMs: undefined }, (d) => {
-        if (aborted) {
-          if (d.ok) d.socket.destroy();
-          return;
-        }
-        if (d.ok) done({ ok: true, socket: d.socket, target, address });
+      abortDial = dialer({ host: address, port }, { timeoutMs: cfg.connectTimeoutMs, noDelay: true, keepAliveMs: undefined }, (d) => {
+        // After an abort the dialer has already closed what it was connecting.
+        if (aborted) return;
+        if (d.ok) done({ ok: true, link: d.link, target, address });
         else {
           errors.push(`${address}: ${d.error}`);
           attempt(i + 1);

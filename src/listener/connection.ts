@@ -17,19 +17,20 @@ import { unmapIPv4 } from '../protocols/ip/address.js';
 import { handoffOf } from '../proxy/handoff.js';
 import { splice, type SpliceGuard } from '../proxy/splice.js';
 import { connectTunnel, sniForward, type ForwardClient } from '../forward/actions.js';
+import { socketDialer } from '../backends/dial.js';
+import { RESPONSE_LINGER_MS } from '../forward/responses.js';
+import { nextConnectionId } from '../engine/connection-id.js';
 import type { Runtime } from '../engine/runtime.js';
-import { ClientAccount } from './client-account.js';
+import { ClientAccount } from '../engine/client-account.js';
 import { DeadlineTimer } from '../net/deadline-timer.js';
-import { CloseNotes } from './close-notes.js';
-import { refusalDetail, tcpSession } from './tcp-session.js';
+import { CloseNotes } from '../engine/close-notes.js';
+import { refusalDetail, tcpSession } from '../engine/tcp-session.js';
 
-let sequence = 0;
-const ID_PREFIX = process.pid.toString(36) + '-';
 
 type Phase = 'inspect' | 'connect' | 'splice' | 'closed';
 
 export class Connection {
-  readonly id = ID_PREFIX + (++sequence).toString(36);
+  readonly id = nextConnectionId();
   private phase: Phase = 'inspect';
   private readonly started = performance.now();
   private readonly peerAddress: string;
@@ -51,7 +52,8 @@ export class Connection {
     this.peerAddress = unmapIPv4(socket.remoteAddress ?? '');
     this.peerPort = socket.remotePort ?? 0;
     const peer = { address: this.peerAddress, port: this.peerPort };
-    this.session = tcpSession(socket, listener, rt, this.id, peer, this.started);
+    const local = { address: unmapIPv4(socket.localAddress ?? ''), port: socket.localPort ?? 0 };
+    this.session = tcpSession(listener, rt, this.id, peer, local, this.started);
     this.account = new ClientAccount(rt.limits, listener);
     this.notes = new CloseNotes(this.id, listener.name, peer, this.session);
   }
@@ -135,25 +137,27 @@ export class Connection {
     });
   }
 
-  private forwardClient(): ForwardClient {
+  private forwardClient(): ForwardClient<Socket> {
     const s = this.session;
     return {
-      socket: this.socket,
       facts: s.facts,
       bytes: s.bytes as Buffer,
       resolver: this.rt.resolver,
       denials: this.rt.denials,
+      dialer: socketDialer,
       waiting: () => this.phase === 'connect' && !this.socket.destroyed,
+      discard: (socket) => socket.destroy(),
       target: (t) => {
         this.abortDial = undefined;
         this.notes.tunnelTarget = t;
       },
-      reached: (socket, address, head) => {
+      reached: (socket, address, toTarget, toClient) => {
         this.notes.connectMs = performance.now() - this.started;
         this.notes.serverAddress = address;
-        this.startSplice(socket, head, undefined);
+        if (toClient !== undefined) this.socket.write(toClient);
+        this.startSplice(socket, toTarget, undefined);
       },
-      detach: () => this.detachEarly(),
+      respond: (response, reason, detail) => this.respond(response, reason, detail),
       finish: (reason, detail) => this.finish(reason, detail),
       toBackend: (name) => this.toBackend(name),
     };
@@ -167,6 +171,17 @@ export class Connection {
     if (h.ok) return this.startSplice(backend, h.head, h.guard);
     backend.destroy();
     this.finish('proxy-header-error', h.detail);
+  }
+
+  /** A final answer (forward/actions.ts): it drains, then the close is reported once the client is gone (at most 2 s). */
+  private respond(response: Buffer, reason: TcpCloseReason, detail: string): void {
+    const s = this.socket;
+    // A client that resets after reading the answer (curl does after a 403) keeps this reason.
+    this.detachEarly();
+    s.on('error', () => undefined);
+    s.once('close', () => this.finish(reason, detail));
+    s.end(response);
+    setTimeout(() => s.destroy(), RESPONSE_LINGER_MS).unref();
   }
 
   private detachEarly(): void {
@@ -193,7 +208,8 @@ export class Connection {
     this.socket.destroy();
     this.backend?.destroy();
     this.account.release(this.session.srcAddress);
-    this.rt.observer?.connectionClosed(this.notes.record(reason, this.socket));
-    writeCloseLine(this.rt.log, this.rt.summary, this.notes.line(reason, detail, this.socket, performance.now() - this.started));
+    const bytes = { fromClient: this.socket.bytesRead, toClient: this.socket.bytesWritten };
+    this.rt.observer?.connectionClosed(this.notes.record(reason, bytes));
+    writeCloseLine(this.rt.log, this.rt.summary, this.notes.line(reason, detail, bytes, performance.now() - this.started));
   }
 }

@@ -1,12 +1,12 @@
 /** One net.Server per bind address; every accepted socket becomes a Connection. */
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
 import type { ListenerConfig } from '../config/types.js';
-import type { Listening } from '../engine/listener-set.js';
+import type { TcpListening } from '../engine/listener-set.js';
 import type { Runtime } from '../engine/runtime.js';
 import { PortplexError } from '../errors.js';
 import { Connection } from './connection.js';
 
-export interface BoundListener extends Listening {
+export interface BoundListener extends TcpListening {
   readonly server: Server;
   readonly address: AddressInfo;
   /** Client sockets accepted and not yet closed (for drain). */
@@ -60,6 +60,9 @@ export function bindListener(initial: ListenerConfig, runtime: () => Runtime): P
           cfg = next;
         },
         open: () => sockets.size,
+        cut() {
+          for (const s of sockets) s.destroy();
+        },
         stopAccepting() {
           if (!accepting) return;
           accepting = false;

@@ -26,7 +26,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['backends'],
   ['forward'],
   ['engine'],
-  ['listener', 'udp'],
+  ['listener', 'udp', 'native'],
   ['transports'],
   ['demo', 'tools', 'admin'],
   ['app'],

@@ -262,7 +262,9 @@ routes:
         } finally {
           Socket.prototype.write = write;
         }
-        assert.equal(writes[0], 'to-client', `portplex wrote to the target before the 200: ${writes.join(', ')}`);
+        // On node:net the order of portplex's writes is seen here; the native data plane's writes are
+        // not JS calls, and its order (answer first) is proven in test/native/relay.test.ts.
+        if (px2.running.dataplane === 'js') assert.equal(writes[0], 'to-client', `portplex wrote to the target before the 200: ${writes.join(', ')}`);
         c.socket.write('LATER');
         c.socket.end();
         const got = await c.untilClosed();

@@ -37,7 +37,7 @@ routes:
     await once(client, 'connect');
     client.write(buildClientHello({}));
     await dialing;
-    for (const l of p.running.listeners) for (const s of l.sockets) s.destroy();
+    for (const l of p.running.listeners) l.cut();
     const line = await p.logs.waitFor((l) => l.msg === 'connection closed');
     assert.equal(line.reason, 'client-closed-during-connect');
     assert.equal(line.backend, 'fb');

@@ -32,7 +32,7 @@ it('a transfer running across three reloads completes byte-exact; each reload ro
   const logs = new LogCapture('info');
   const px = await startPortplex(rules(ruleText([listen], 'a', ports)), logs.logger);
   t.after(() => px.close());
-  const server = px.listeners[0]!.server;
+  const server = px.listeners[0]!;
   assert.equal(await whoServes(listen), 'a');
 
   const transfer = longTransfer(listen, { total: 3 * 1024 * 1024 });
@@ -42,7 +42,7 @@ it('a transfer running across three reloads completes byte-exact; each reload ro
     const r = await px.reload(rules(ruleText([listen], to, ports)));
     assert.deepEqual({ ok: r.ok, added: r.added, removed: r.removed }, { ok: true, added: [], removed: [] });
     assert.equal(await whoServes(listen), to, `after the reload to ${to}`);
-    assert.equal(px.listeners[0]!.server, server, 'the unchanged listener was not re-bound');
+    assert.equal(px.listeners[0]!, server, 'the unchanged listener was not re-bound');
   }
   assert.ok(px.runtime().limits.openConnections >= openBefore, 'the open-connection count carried over the reloads');
   const result = await withTimeout(transfer.done, 60_000, 'the long transfer');
@@ -57,13 +57,13 @@ it('added listeners are bound, removed ones stop accepting while their connectio
   const [p1, p2, p3] = [await freePort(), await freePort(), await freePort()];
   const px = await startPortplex(rules(ruleText([p1, p2], 'a', ports)), new LogCapture().logger);
   t.after(() => px.close());
-  const first = px.listeners[0]!.server;
+  const first = px.listeners[0]!;
   const onRemoved = longTransfer(p2, { total: 512 * 1024 });
   assert.equal(await onRemoved.started, 'a');
 
   const r = await px.reload(rules(ruleText([p1, p3], 'b', ports)));
   assert.deepEqual({ ok: r.ok, added: r.added, removed: r.removed, kept: r.kept }, { ok: true, added: ['127.0.0.1:' + p3], removed: ['127.0.0.1:' + p2], kept: ['127.0.0.1:' + p1] });
-  assert.equal(px.listeners[0]!.server, first);
+  assert.equal(px.listeners[0]!, first);
   assert.equal(await whoServes(p3), 'b');
   await assert.rejects(whoServes(p2), /ECONNREFUSED/, 'the removed listener no longer accepts');
   assert.equal(px.openByListener().get('127.0.0.1:' + p2), 1, 'its connection is still counted');

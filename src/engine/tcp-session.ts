@@ -3,10 +3,8 @@
  * what its answers mean in the connection's terms that are not socket work: the debug `route
  * decided` trace line and the hint a refused PROXY header gets when another listener trusts the peer.
  */
-import type { Socket } from 'node:net';
 import type { ListenerConfig, RulesConfig } from '../config/types.js';
 import { InspectionSession, type SessionStep } from '../inspect/session.js';
-import { unmapIPv4 } from '../protocols/ip/address.js';
 import type { Endpoint } from '../observe/close-line.js';
 import type { Logger } from '../observe/logger.js';
 import type { RouteTable } from '../router/route-table.js';
@@ -21,8 +19,8 @@ export interface SessionRuntime {
   trustedElsewhere(listener: ListenerConfig, peer: string): string | undefined;
 }
 
-/** The session of the connection `id` accepted on `socket` at `started` from `peer`. */
-export function tcpSession(socket: Socket, listener: ListenerConfig, rt: SessionRuntime, id: string, peer: Endpoint, started: number): InspectionSession {
+/** The session of the connection `id` accepted at `started` from `peer` on the local address `local`. */
+export function tcpSession(listener: ListenerConfig, rt: SessionRuntime, id: string, peer: Endpoint, local: Endpoint, started: number): InspectionSession {
   const debug = rt.log.isLevelEnabled('debug');
   return new InspectionSession(
     {
@@ -31,7 +29,7 @@ export function tcpSession(socket: Socket, listener: ListenerConfig, rt: Session
       proxy: listener.proxy,
       peerTrusted: listener.proxy.accept !== 'off' && rt.trusts(listener, peer.address),
       peer,
-      local: { address: unmapIPv4(socket.localAddress ?? ''), port: socket.localPort ?? 0 },
+      local,
       // The compact form of `portplex explain`: each route's verdict, and when it was decided.
       onDecided: debug
         ? (trace, d, afterMs, peeked) => {

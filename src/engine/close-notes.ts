@@ -1,14 +1,19 @@
 /**
  * What a TCP connection learns on its way to the close line and the metrics record: the route,
  * the backend and server, the tunnel target, the connect failures, the timings, and once spliced
- * only the summary of its first bytes (src/listener/connection.ts fills it, writes it once).
+ * only the summary of its first bytes (a TCP driver fills it and writes it once).
  */
-import type { Socket } from 'node:net';
 import { isLocalHeader } from '../inspect/inbound-proxy.js';
 import type { InspectionSession } from '../inspect/session.js';
 import { summarizeClient } from '../observe/close-captures.js';
 import type { ClientFields, Endpoint, TcpCloseReason, TcpCloseRecord } from '../observe/close-line.js';
 import type { ConnectionRecord } from '../observe/connection-record.js';
+
+/** Bytes read from and written to the client, however the transport counts them. */
+export interface ByteCounts {
+  readonly fromClient: number;
+  readonly toClient: number;
+}
 
 export class CloseNotes {
   decideMs: number | undefined;
@@ -46,22 +51,22 @@ export class CloseNotes {
   }
 
   /** The metrics' record of the closed connection. */
-  record(reason: TcpCloseReason, socket: Socket): ConnectionRecord {
+  record(reason: TcpCloseReason, bytes: ByteCounts): ConnectionRecord {
     return {
       listener: this.listener,
       route: this.routeName,
       backend: this.backendName,
       server: this.serverAddress,
       reason,
-      bytesFromClient: socket.bytesRead,
-      bytesToClient: socket.bytesWritten,
+      bytesFromClient: bytes.fromClient,
+      bytesToClient: bytes.toClient,
       decideMs: this.decideMs,
       peeked: this.peeked,
     };
   }
 
   /** The close line's record; `totalMs` since the accept. */
-  line(reason: TcpCloseReason, detail: string | undefined, socket: Socket, totalMs: number): TcpCloseRecord {
+  line(reason: TcpCloseReason, detail: string | undefined, bytes: ByteCounts, totalMs: number): TcpCloseRecord {
     const session = this.session;
     const inbound = session.inbound;
     return {
@@ -78,7 +83,7 @@ export class CloseNotes {
       clientFields: () => this.clientSummary ?? summarizeClient(session.facts),
       uniqueId: this.uniqueId,
       peeked: this.peeked,
-      bytes: { fromClient: socket.bytesRead, toClient: socket.bytesWritten },
+      bytes,
       ms: { decide: this.decideMs, total: totalMs },
       connectMs: this.connectMs,
       reason,
