@@ -25,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -50,10 +51,10 @@ enum state { S_INSPECT, S_PAUSED, S_CONNECTING, S_CONNECTED, S_RELAY, S_RESPOND,
 
 struct conn;
 
+/* A listening socket's libuv watch (level-triggered: one per listener). */
 typedef struct watch {
   uv_poll_t poll;
-  struct conn *conn;         /* NULL for a listener's */
-  struct listener *listener; /* a listener's */
+  struct listener *listener;
   int fd;
   int events; /* what uv_poll is started with now; 0: stopped */
 } watch_t;
@@ -66,21 +67,24 @@ typedef struct dir {
   size_t pending_len, pending_off;
   bool eof;  /* src sent its FIN */
   bool shut; /* the FIN was passed on: shutdown(dst, SHUT_WR) */
-  bool want_src, want_dst;
 } dir_t;
+
+struct sock;
 
 typedef struct conn {
   double id;
   uint32_t slot;
   enum state state;
-  watch_t *cw, *bw; /* client, backend */
+  struct sock *cs, *bs; /* client, backend */
   uv_timer_t timer; /* connect timeout, idle timeout, respond linger, deferred connect report */
   int handles;      /* uv handles not yet closed: freed when 0 */
   dir_t up, down;   /* client -> backend, backend -> client */
   bool hold;        /* client bytes go to JS (the PROXY-signature guard) */
   bool answer_first; /* relay()'s toClient bytes (a CONNECT's 200) go out before any byte reaches the backend */
   int connect_errno;
-  uint64_t idle_ms, linger_ms, last_active;
+  uint64_t idle_ms, last_active;
+  bool in_ready;
+  struct conn *next_ready;
   double from_client, to_client;
 } conn_t;
 
@@ -314,7 +318,30 @@ static void free_slot(conn_t *c) {
   g_free_slots[g_free_n++] = c->slot;
 }
 
-/* ---- watches --------------------------------------------------------------------------------- */
+/* ---- handles and sockets --------------------------------------------------------------------- */
+
+/*
+ * A connection's sockets are registered once, edge-triggered, in the plane's own epoll set (one
+ * epoll_ctl per socket, none per state change; libuv's per-handle polling cost ~17 per connection),
+ * whose descriptor one uv_poll watches. Readiness is kept in the socket and cleared by the
+ * EAGAIN that ends a drain. A closed socket's struct outlives the batch of events that may still
+ * name it (sock_close defers the free to the batch's end).
+ */
+typedef struct sock {
+  int fd;
+  struct conn *conn;
+  bool readable, writable;
+  struct sock *next_free;
+} sock_t;
+
+static int g_epfd = -1;
+static uv_poll_t g_epoll_watch;
+static bool g_in_batch;
+static sock_t *g_dead_socks;
+static struct conn *g_ready; /* connections whose work was cut short by a budget */
+static uv_idle_t g_ready_idle;
+
+#define EVENTS_PER_BATCH 256
 
 static void conn_handle_closed(conn_t *c) {
   if (--c->handles > 0) return;
@@ -328,16 +355,14 @@ static void listener_handle_closed(listener_t *l) {
 
 static void watch_closed(uv_handle_t *h) {
   watch_t *w = (watch_t *)h->data;
-  conn_t *c = w->conn;
   listener_t *l = w->listener;
   free(w);
-  if (c != NULL) conn_handle_closed(c);
   if (l != NULL) listener_handle_closed(l);
 }
 
 static void poll_cb(uv_poll_t *p, int status, int events);
 
-static watch_t *watch_new(conn_t *c, int fd) {
+static watch_t *watch_new(int fd) {
   watch_t *w = calloc(1, sizeof *w);
   if (w == NULL) return NULL;
   if (uv_poll_init(g_loop, &w->poll, fd) != 0) {
@@ -345,9 +370,7 @@ static watch_t *watch_new(conn_t *c, int fd) {
     return NULL;
   }
   w->poll.data = w;
-  w->conn = c;
   w->fd = fd;
-  if (c != NULL) c->handles++;
   return w;
 }
 
@@ -365,6 +388,38 @@ static void watch_close(watch_t **wp) {
   *wp = NULL;
   uv_close((uv_handle_t *)&w->poll, watch_closed);
   close_socket(&w->fd);
+}
+
+/* Registers `fd` for the plane; NULL (fd untouched) when it cannot be. */
+static sock_t *sock_open(conn_t *c, int fd) {
+  sock_t *k = calloc(1, sizeof *k);
+  if (k == NULL) return NULL;
+  k->fd = fd;
+  k->conn = c;
+  struct epoll_event ev;
+  memset(&ev, 0, sizeof ev);
+  ev.events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET;
+  ev.data.ptr = k;
+  if (epoll_ctl(g_epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+    free(k);
+    return NULL;
+  }
+  return k;
+}
+
+/* Closes the socket (the kernel drops it from the epoll set) and frees its struct once no event of the batch can name it. */
+static void sock_close(sock_t **kp) {
+  sock_t *k = *kp;
+  if (k == NULL) return;
+  *kp = NULL;
+  close_socket(&k->fd);
+  k->conn = NULL;
+  if (!g_in_batch) {
+    free(k);
+    return;
+  }
+  k->next_free = g_dead_socks;
+  g_dead_socks = k;
 }
 
 /* ---- connections: life ----------------------------------------------------------------------- */
@@ -390,32 +445,46 @@ static void conn_close(conn_t *c, int reason, int err, bool report) {
   if (report) push_closed(c, reason, err);
   dir_free(&c->up);
   dir_free(&c->down);
-  watch_close(&c->cw);
-  watch_close(&c->bw);
+  sock_close(&c->cs);
+  sock_close(&c->bs);
   uv_close((uv_handle_t *)&c->timer, timer_closed);
   free_slot(c);
-  g_open--;
+  /* Open connections keep the process alive, as node:net sockets do. */
+  if (--g_open == 0) uv_unref((uv_handle_t *)&g_epoll_watch);
 }
 
 static void touch(conn_t *c) { c->last_active = uv_now(g_loop); }
 
+static void ready_cb(uv_idle_t *h);
+
+/* Work left for the next loop turn (a budget ran out); the idle handle keeps the loop from blocking. */
+static void ready_later(conn_t *c) {
+  if (c->in_ready) return;
+  c->in_ready = true;
+  c->handles++; /* it stays allocated until the list lets go of it */
+  c->next_ready = g_ready;
+  g_ready = c;
+  uv_idle_start(&g_ready_idle, ready_cb);
+}
+
 /* ---- the relay ------------------------------------------------------------------------------- */
 
-enum step { STEP_WAIT, STEP_SRC_ERR, STEP_DST_ERR };
+enum step { STEP_WAIT, STEP_MORE, STEP_SRC_ERR, STEP_DST_ERR };
 
 static bool would_block(int e) { return e == EAGAIN || e == EWOULDBLOCK; }
 
 /* Writes d's userspace bytes; false when dst cannot take more now (or failed: *err). */
-static bool send_pending(dir_t *d, int dst, double *sent, int *err) {
+static bool send_pending(dir_t *d, sock_t *dst, double *sent, int *err) {
   while (d->pending_off < d->pending_len) {
-    ssize_t n = send(dst, d->pending + d->pending_off, d->pending_len - d->pending_off, MSG_NOSIGNAL | MSG_DONTWAIT);
+    ssize_t n = send(dst->fd, d->pending + d->pending_off, d->pending_len - d->pending_off, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (n > 0) {
       d->pending_off += (size_t)n;
       if (sent) *sent += (double)n;
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && !would_block(errno)) *err = errno;
+    if (n < 0 && would_block(errno)) dst->writable = false;
+    else *err = n < 0 ? errno : EPIPE;
     return false;
   }
   free(d->pending);
@@ -438,25 +507,28 @@ static bool append_pending(dir_t *d, const uint8_t *bytes, size_t len) {
   return true;
 }
 
+/* Whether d can make progress with what its sockets last said. */
+static bool dir_can(const dir_t *d, const sock_t *src, const sock_t *dst, bool held) {
+  if (d->shut) return false;
+  if (d->pending != NULL || d->in_pipe > 0) return dst->writable;
+  if (held) return false;
+  return d->eof || src->readable;
+}
+
 /*
- * Moves what it can of src -> dst. `from` counts bytes read from src when src is the client,
- * `to` bytes written to dst when dst is the client. Sets want_src / want_dst for the poll masks.
+ * Moves what it can of src -> dst until a socket says EAGAIN or the budget is spent (STEP_MORE).
+ * `from` counts bytes read from src when src is the client, `to` bytes written to dst when dst is.
  */
-static enum step dir_step(conn_t *c, dir_t *d, int src, int dst, double *from, double *to, bool held, int *err) {
-  d->want_src = d->want_dst = false;
-  if (d->shut) return STEP_WAIT;
+static enum step dir_step(conn_t *c, dir_t *d, sock_t *src, sock_t *dst, double *from, double *to, bool held, int *err) {
   for (int round = 0; round < MOVES_PER_EVENT; round++) {
+    if (!dir_can(d, src, dst, held)) return STEP_WAIT;
     if (d->pending != NULL) {
-      if (!send_pending(d, dst, to, err)) {
-        if (*err) return STEP_DST_ERR;
-        d->want_dst = true;
-        return STEP_WAIT;
-      }
+      if (!send_pending(d, dst, to, err)) return *err ? STEP_DST_ERR : STEP_WAIT;
       touch(c);
+      continue;
     }
-    if (held) return STEP_WAIT; /* the client's bytes go to JS until release() */
     if (d->in_pipe > 0) {
-      ssize_t n = splice(d->pipe_rd, NULL, dst, NULL, d->in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      ssize_t n = splice(d->pipe_rd, NULL, dst->fd, NULL, d->in_pipe, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (n > 0) {
         d->in_pipe -= (size_t)n;
         if (to) *to += (double)n;
@@ -466,7 +538,7 @@ static enum step dir_step(conn_t *c, dir_t *d, int src, int dst, double *from, d
       }
       if (n < 0 && errno == EINTR) continue;
       if (n < 0 && would_block(errno)) {
-        d->want_dst = true;
+        dst->writable = false;
         return STEP_WAIT;
       }
       *err = n == 0 ? EPIPE : errno;
@@ -474,7 +546,7 @@ static enum step dir_step(conn_t *c, dir_t *d, int src, int dst, double *from, d
     }
     if (d->eof) {
       /* Everything before the FIN is delivered: pass the FIN on, once. */
-      if (shutdown(dst, SHUT_WR) != 0 && errno != ENOTCONN) {
+      if (shutdown(dst->fd, SHUT_WR) != 0 && errno != ENOTCONN) {
         *err = errno;
         return STEP_DST_ERR;
       }
@@ -482,7 +554,7 @@ static enum step dir_step(conn_t *c, dir_t *d, int src, int dst, double *from, d
       return STEP_WAIT;
     }
     if (take_pipe(d)) {
-      ssize_t n = splice(src, NULL, d->pipe_wr, NULL, PIPE_SIZE, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
+      ssize_t n = splice(src->fd, NULL, d->pipe_wr, NULL, PIPE_SIZE, SPLICE_F_MOVE | SPLICE_F_NONBLOCK);
       if (n > 0) {
         d->in_pipe = (size_t)n;
         if (from) *from += (double)n;
@@ -498,7 +570,7 @@ static enum step dir_step(conn_t *c, dir_t *d, int src, int dst, double *from, d
       }
       if (would_block(e)) {
         /* The pipe was empty, so this EAGAIN means the socket is drained. */
-        d->want_src = true;
+        src->readable = false;
         return STEP_WAIT;
       }
       *err = e;
@@ -506,7 +578,7 @@ static enum step dir_step(conn_t *c, dir_t *d, int src, int dst, double *from, d
     }
     /* No pipe could be had (descriptors exhausted): copy through userspace this once. */
     uint8_t buf[COPY_CHUNK];
-    ssize_t n = recv(src, buf, sizeof buf, MSG_DONTWAIT);
+    ssize_t n = recv(src->fd, buf, sizeof buf, MSG_DONTWAIT);
     if (n > 0) {
       if (from) *from += (double)n;
       if (!append_pending(d, buf, (size_t)n)) {
@@ -522,29 +594,16 @@ static enum step dir_step(conn_t *c, dir_t *d, int src, int dst, double *from, d
     }
     if (errno == EINTR) continue;
     if (would_block(errno)) {
-      d->want_src = true;
+      src->readable = false;
       return STEP_WAIT;
     }
     *err = errno;
     return STEP_SRC_ERR;
   }
-  /* Budget spent: level-triggered polling brings us back for whatever is left. */
-  if (d->pending != NULL || d->in_pipe > 0) d->want_dst = true;
-  else d->want_src = true;
-  return STEP_WAIT;
+  return dir_can(d, src, dst, held) ? STEP_MORE : STEP_WAIT;
 }
 
 static bool is_reset(int e) { return e == ECONNRESET || e == EPIPE; }
-
-static void update_masks(conn_t *c) {
-  int cev = 0, bev = 0;
-  if (c->hold ? !c->up.eof : c->up.want_src) cev |= UV_READABLE;
-  if (c->down.want_dst) cev |= UV_WRITABLE;
-  if (c->down.want_src) bev |= UV_READABLE;
-  if (c->up.want_dst) bev |= UV_WRITABLE;
-  watch_set(c->cw, cev);
-  watch_set(c->bw, bev);
-}
 
 static void fail(conn_t *c, bool client_side, int err) {
   /* A peer that already sent its FIN and then resets ended normally, as far as it is concerned. */
@@ -554,30 +613,29 @@ static void fail(conn_t *c, bool client_side, int err) {
   conn_close(c, reason, err, true);
 }
 
-/* One or both directions made progress possible: move bytes, then close or re-arm. */
-static void relay_run(conn_t *c, bool run_up, bool run_down) {
-  int cfd = c->cw->fd, bfd = c->bw->fd;
+static void read_for_js(conn_t *c);
+
+/* Moves bytes both ways as far as the sockets allow, then closes once both FINs went through. */
+static void relay_run(conn_t *c) {
   int err = 0;
-  if (run_down) {
-    enum step s = dir_step(c, &c->down, bfd, cfd, NULL, &c->to_client, false, &err);
-    if (s == STEP_SRC_ERR) return fail(c, false, err);
-    if (s == STEP_DST_ERR) return fail(c, true, err);
+  if (c->hold && c->cs->readable && !c->up.eof) {
+    read_for_js(c);
+    if (c->state != S_RELAY) return; /* JS closed it */
   }
-  if (c->answer_first) {
-    if (c->down.pending != NULL) {
-      run_up = false; /* the answer is not all out yet */
-    } else {
-      c->answer_first = false;
-      run_up = true;
-    }
-  }
-  if (run_up) {
-    enum step s = dir_step(c, &c->up, cfd, bfd, &c->from_client, NULL, c->hold, &err);
+  enum step s = dir_step(c, &c->down, c->bs, c->cs, NULL, &c->to_client, false, &err);
+  if (s == STEP_SRC_ERR) return fail(c, false, err);
+  if (s == STEP_DST_ERR) return fail(c, true, err);
+  bool more = s == STEP_MORE;
+  /* relay()'s answer to the client (a CONNECT's 200) goes out whole before any byte reaches the backend. */
+  if (c->answer_first && c->down.pending == NULL) c->answer_first = false;
+  if (!c->answer_first) {
+    s = dir_step(c, &c->up, c->cs, c->bs, &c->from_client, NULL, c->hold, &err);
     if (s == STEP_SRC_ERR) return fail(c, true, err);
     if (s == STEP_DST_ERR) return fail(c, false, err);
+    more = more || s == STEP_MORE;
   }
   if (c->up.shut && c->down.shut) return conn_close(c, R_DONE, 0, true);
-  update_masks(c);
+  if (more) ready_later(c);
 }
 
 static void idle_cb(uv_timer_t *t) {
@@ -592,27 +650,35 @@ static void idle_cb(uv_timer_t *t) {
 
 /* ---- reading the client for JS (inspection, the held relay) ---------------------------------- */
 
+#define JS_READS_PER_EVENT 4
+
 static void read_for_js(conn_t *c) {
-  for (;;) {
-    ssize_t n = recv(c->cw->fd, g_read_buf, g_read_len, MSG_DONTWAIT);
+  enum state was = c->state;
+  for (int i = 0; i < JS_READS_PER_EVENT; i++) {
+    ssize_t n = recv(c->cs->fd, g_read_buf, g_read_len, MSG_DONTWAIT);
     if (n > 0) {
       c->from_client += (double)n;
       touch(c);
       napi_value argv[2] = {num(c->id), num((double)n)};
       call_js(h_data, 2, argv);
-      return; /* one read per event: JS may have paused or closed it; level-triggering brings the rest */
+      /* JS may have routed, paused or closed it meanwhile. */
+      if (c->state != was || (was == S_RELAY && !c->hold)) return;
+      continue;
     }
     if (n == 0) {
       c->up.eof = true;
-      if (c->state == S_INSPECT) watch_set(c->cw, 0); /* in a held relay, relay_run re-arms the masks */
       napi_value argv[1] = {num(c->id)};
       call_js(h_end, 1, argv);
       return;
     }
     if (errno == EINTR) continue;
-    if (would_block(errno)) return;
+    if (would_block(errno)) {
+      c->cs->readable = false;
+      return;
+    }
     return fail(c, true, errno);
   }
+  ready_later(c);
 }
 
 /* ---- responding ------------------------------------------------------------------------------ */
@@ -621,28 +687,32 @@ static void respond_run(conn_t *c) {
   int err = 0;
   dir_t *d = &c->down;
   if (d->pending != NULL) {
-    if (!send_pending(d, c->cw->fd, &c->to_client, &err)) {
-      if (err) return conn_close(c, R_RESPONDED, err, true);
-      return watch_set(c->cw, UV_WRITABLE);
+    if (!c->cs->writable) return;
+    if (!send_pending(d, c->cs, &c->to_client, &err)) {
+      if (err) conn_close(c, R_RESPONDED, err, true);
+      return;
     }
   }
   if (!d->shut) {
-    (void)shutdown(c->cw->fd, SHUT_WR); /* the client may be gone already: the answer was all we owed */
+    (void)shutdown(c->cs->fd, SHUT_WR); /* the client may be gone already: the answer was all we owed */
     d->shut = true;
   }
   /* Read and drop whatever the client still sends, until its FIN (bounded per event). */
-  for (int i = 0; i < MOVES_PER_EVENT; i++) {
+  for (int i = 0; i < MOVES_PER_EVENT && c->cs->readable; i++) {
     uint8_t buf[COPY_CHUNK];
-    ssize_t n = recv(c->cw->fd, buf, sizeof buf, MSG_DONTWAIT);
+    ssize_t n = recv(c->cs->fd, buf, sizeof buf, MSG_DONTWAIT);
     if (n > 0) {
       c->from_client += (double)n;
       continue;
     }
     if (n < 0 && errno == EINTR) continue;
-    if (n < 0 && would_block(errno)) return watch_set(c->cw, UV_READABLE);
+    if (n < 0 && would_block(errno)) {
+      c->cs->readable = false;
+      return;
+    }
     return conn_close(c, R_RESPONDED, n == 0 ? 0 : errno, true);
   }
-  watch_set(c->cw, UV_READABLE);
+  if (c->cs->readable) ready_later(c);
 }
 
 static void linger_cb(uv_timer_t *t) {
@@ -662,7 +732,7 @@ static void report_connected(conn_t *c, int err) {
 
 static void connect_failed(conn_t *c, int err) {
   uv_timer_stop(&c->timer);
-  watch_close(&c->bw);
+  sock_close(&c->bs);
   c->state = S_PAUSED;
   report_connected(c, err);
 }
@@ -676,65 +746,89 @@ static void connect_timeout_cb(uv_timer_t *t) {
 }
 
 static void connect_ready(conn_t *c) {
-  int err = socket_error(c->bw->fd);
+  int err = socket_error(c->bs->fd);
   if (err != 0) return connect_failed(c, err);
   uv_timer_stop(&c->timer);
-  watch_set(c->bw, 0);
   c->state = S_CONNECTED;
   report_connected(c, 0);
 }
 
-/* ---- poll callback --------------------------------------------------------------------------- */
+/* ---- events ---------------------------------------------------------------------------------- */
 
 static void accept_ready(listener_t *l);
 
-static void conn_event(conn_t *c, watch_t *w, int status, int events) {
-  if (c->state == S_CLOSED) return;
-  bool client = w == c->cw;
-  if (status < 0) {
-    /* An error condition on the socket: its own pending error says which. */
-    int err = socket_error(w->fd);
-    if (err == 0) err = status == UV_EBADF ? EBADF : ECONNRESET;
-    if (c->state == S_CONNECTING && !client) return connect_failed(c, err);
-    if (c->state == S_RESPOND) return conn_close(c, R_RESPONDED, err, true);
-    return fail(c, client, err);
-  }
+/* What a connection does when one of its sockets became ready (or a budget left it work). */
+static void conn_run(conn_t *c) {
   switch (c->state) {
     case S_INSPECT:
-      if (client) read_for_js(c);
+      if (c->cs->readable && !c->up.eof) read_for_js(c);
       return;
     case S_CONNECTING:
-      if (!client) connect_ready(c);
+      if (c->bs != NULL && c->bs->writable) connect_ready(c);
       return;
-    case S_RELAY: {
-      bool up, down;
-      if (client) {
-        if ((events & UV_READABLE) && c->hold) {
-          read_for_js(c);
-          if (c->state != S_RELAY) return; /* JS closed it */
-        }
-        up = (events & UV_READABLE) && !c->hold;
-        down = (events & UV_WRITABLE) != 0;
-      } else {
-        down = (events & UV_READABLE) != 0;
-        up = (events & UV_WRITABLE) != 0;
-      }
-      return relay_run(c, up, down);
-    }
+    case S_RELAY:
+      return relay_run(c);
     case S_RESPOND:
-      if (client) respond_run(c);
-      return;
+      return respond_run(c);
     default:
       return;
   }
 }
 
+static void epoll_cb(uv_poll_t *p, int status, int events) {
+  (void)p;
+  (void)status;
+  (void)events;
+  js_scope s;
+  enter_js(&s);
+  struct epoll_event ev[EVENTS_PER_BATCH];
+  int n;
+  do n = epoll_wait(g_epfd, ev, EVENTS_PER_BATCH, 0);
+  while (n < 0 && errno == EINTR);
+  g_in_batch = true;
+  for (int i = 0; i < n; i++) {
+    sock_t *k = (sock_t *)ev[i].data.ptr;
+    conn_t *c = k->conn;
+    if (k->fd < 0 || c == NULL || c->state == S_CLOSED) continue; /* closed earlier in this batch */
+    uint32_t e = ev[i].events;
+    if (e & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) k->readable = true;
+    if (e & (EPOLLOUT | EPOLLHUP | EPOLLERR)) k->writable = true;
+    conn_run(c);
+  }
+  g_in_batch = false;
+  while (g_dead_socks != NULL) {
+    sock_t *k = g_dead_socks;
+    g_dead_socks = k->next_free;
+    free(k);
+  }
+  leave_js(&s);
+}
+
+/* The connections a budget cut short, once per loop turn: each gets one more bounded run. */
+static void ready_cb(uv_idle_t *h) {
+  (void)h;
+  js_scope s;
+  enter_js(&s);
+  conn_t *list = g_ready;
+  g_ready = NULL;
+  while (list != NULL) {
+    conn_t *c = list;
+    list = c->next_ready;
+    c->in_ready = false;
+    if (c->state != S_CLOSED) conn_run(c);
+    conn_handle_closed(c);
+  }
+  if (g_ready == NULL) uv_idle_stop(&g_ready_idle);
+  leave_js(&s);
+}
+
 static void poll_cb(uv_poll_t *p, int status, int events) {
+  (void)status;
+  (void)events;
   watch_t *w = (watch_t *)p->data;
   js_scope s;
   enter_js(&s);
-  if (w->listener != NULL) accept_ready(w->listener);
-  else conn_event(w->conn, w, status, events);
+  accept_ready(w->listener);
   leave_js(&s);
 }
 
@@ -767,12 +861,12 @@ static void new_conn(listener_t *l, int fd, const struct sockaddr_storage *peer)
   dir_init(&c->up);
   dir_init(&c->down);
   c->state = S_INSPECT;
-  g_open++;
+  if (g_open++ == 0) uv_ref((uv_handle_t *)&g_epoll_watch);
   uv_timer_init(g_loop, &c->timer);
   c->timer.data = c;
   c->handles = 1;
-  c->cw = watch_new(c, fd);
-  if (c->cw == NULL) {
+  c->cs = sock_open(c, fd);
+  if (c->cs == NULL) {
     close_socket(&fd);
     conn_close(c, R_CLIENT_ERROR, ENOMEM, false);
     return;
@@ -783,12 +877,16 @@ static void new_conn(listener_t *l, int fd, const struct sockaddr_storage *peer)
   memset(&local, 0, sizeof local);
   if (getsockname(fd, (struct sockaddr *)&local, &len) != 0) local.ss_family = AF_UNSPEC;
   touch(c);
-  watch_set(c->cw, UV_READABLE);
   int peer_port, local_port;
   napi_value peer_addr = address_string(peer, &peer_port);
   napi_value local_addr = address_string(&local, &local_port);
   napi_value argv[6] = {num(l->id), num(c->id), peer_addr, num(peer_port), local_addr, num(local_port)};
   call_js(h_accept, 6, argv);
+  /* A client's first bytes usually arrive with its handshake: read them now rather than a loop turn later. */
+  if (c->state == S_INSPECT) {
+    c->cs->readable = true;
+    read_for_js(c);
+  }
 }
 
 static void backoff_cb(uv_timer_t *t) {
@@ -1012,6 +1110,15 @@ static napi_value js_init(napi_env env, napi_callback_info info) {
   uv_timer_init(g_loop, &g_flush_timer);
   uv_unref((uv_handle_t *)&g_flush_timer);
   g_reserve_fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  g_epfd = epoll_create1(EPOLL_CLOEXEC);
+  if (g_epfd < 0 || uv_poll_init(g_loop, &g_epoll_watch, g_epfd) != 0 || uv_poll_start(&g_epoll_watch, UV_READABLE, epoll_cb) != 0) {
+    throw_errno(env, g_epfd < 0 ? errno : EIO, "portplex addon: epoll");
+    return NULL;
+  }
+  /* The epoll watch alone does not keep the process alive: listeners and connection timers do, as with node:net. */
+  uv_unref((uv_handle_t *)&g_epoll_watch);
+  uv_idle_init(g_loop, &g_ready_idle);
+  uv_unref((uv_handle_t *)&g_ready_idle);
   g_inited = true;
   return undefined_value(env);
 }
@@ -1070,7 +1177,7 @@ static napi_value js_listen(napi_env env, napi_callback_info info) {
     return NULL;
   }
   listener_t *l = calloc(1, sizeof *l);
-  watch_t *w = l == NULL ? NULL : watch_new(NULL, fd);
+  watch_t *w = l == NULL ? NULL : watch_new(fd);
   if (w == NULL) {
     free(l);
     close_socket(&fd);
@@ -1124,10 +1231,7 @@ static napi_value js_pause_client(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   if (!get_args(env, info, 1, argv)) return NULL;
   conn_t *c = conn_arg(env, argv[0]);
-  if (c != NULL && c->state == S_INSPECT) {
-    watch_set(c->cw, 0);
-    c->state = S_PAUSED;
-  }
+  if (c != NULL && c->state == S_INSPECT) c->state = S_PAUSED; /* its bytes wait in the kernel; readiness is kept */
   return undefined_value(env);
 }
 
@@ -1151,7 +1255,6 @@ static napi_value js_connect(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "PORTPLEX_ERR_NATIVE_ARGS", "portplex addon: connect() while a backend is already connecting or connected");
     return NULL;
   }
-  watch_set(c->cw, 0);
   c->state = S_PAUSED;
   c->connect_errno = 0;
   struct sockaddr_storage addr;
@@ -1178,15 +1281,15 @@ static napi_value js_connect(napi_env env, napi_callback_info info) {
     defer_connect_report(c, e);
     return undefined_value(env);
   }
-  c->bw = watch_new(c, fd);
-  if (c->bw == NULL) {
+  c->bs = sock_open(c, fd);
+  if (c->bs == NULL) {
+    int e = errno;
     close_socket(&fd);
-    defer_connect_report(c, ENOMEM);
+    defer_connect_report(c, e);
     return undefined_value(env);
   }
-  c->state = S_CONNECTING;
   /* Writable means the connect ended, either way (SO_ERROR tells); also when it succeeded at once. */
-  watch_set(c->bw, UV_WRITABLE);
+  c->state = S_CONNECTING;
   uv_timer_start(&c->timer, connect_timeout_cb, timeout_ms, 0);
   return undefined_value(env);
 }
@@ -1197,7 +1300,7 @@ static napi_value js_abort_connect(napi_env env, napi_callback_info info) {
   conn_t *c = conn_arg(env, argv[0]);
   if (c != NULL && (c->state == S_CONNECTING || c->state == S_CONNECTED)) {
     uv_timer_stop(&c->timer);
-    watch_close(&c->bw);
+    sock_close(&c->bs);
     c->state = S_PAUSED;
   }
   return undefined_value(env);
@@ -1228,7 +1331,7 @@ static napi_value js_relay(napi_env env, napi_callback_info info) {
   c->idle_ms = idle_ms;
   touch(c);
   if (idle_ms > 0) uv_timer_start(&c->timer, idle_cb, idle_ms, 0);
-  relay_run(c, true, true);
+  relay_run(c);
   return undefined_value(env);
 }
 
@@ -1246,7 +1349,7 @@ static napi_value js_release(napi_env env, napi_callback_info info) {
     return undefined_value(env);
   }
   c->hold = false;
-  relay_run(c, true, false);
+  relay_run(c);
   return undefined_value(env);
 }
 
@@ -1264,7 +1367,7 @@ static napi_value js_respond(napi_env env, napi_callback_info info) {
     return NULL;
   }
   uv_timer_stop(&c->timer);
-  watch_close(&c->bw);
+  sock_close(&c->bs);
   dir_free(&c->down);
   if (!append_pending(&c->down, bytes, len)) {
     conn_close(c, R_RESPONDED, ENOMEM, true);
