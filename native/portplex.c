@@ -95,6 +95,7 @@ typedef struct listener {
   uv_timer_t backoff;
   int handles; /* freed when 0 */
   bool open;
+  bool accepting; /* acceptOn was called: JS has put it in force */
 } listener_t;
 
 /* ---- process state --------------------------------------------------------------------------- */
@@ -891,7 +892,7 @@ static void new_conn(listener_t *l, int fd, const struct sockaddr_storage *peer)
 
 static void backoff_cb(uv_timer_t *t) {
   listener_t *l = (listener_t *)t->data;
-  if (l->open) watch_set(l->w, UV_READABLE);
+  if (l->open && l->accepting) watch_set(l->w, UV_READABLE);
 }
 
 static void report_accept_error(listener_t *l, int err) {
@@ -1193,8 +1194,20 @@ static napi_value js_listen(napi_env env, napi_callback_info info) {
   uv_timer_init(g_loop, &l->backoff);
   l->backoff.data = l;
   g_listeners[index] = l;
-  watch_set(w, UV_READABLE);
+  /* Not accepting yet: JS first drops privileges and puts the listener in force (acceptOn). */
   return num(l->id);
+}
+
+static napi_value js_accept_on(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  double id;
+  if (!get_args(env, info, 1, argv) || !get_num(env, argv[0], &id)) return NULL;
+  listener_t *l = listener_of(id);
+  if (l != NULL && l->open && !l->accepting) {
+    l->accepting = true;
+    watch_set(l->w, UV_READABLE);
+  }
+  return undefined_value(env);
 }
 
 static napi_value js_listener_port(napi_env env, napi_callback_info info) {
@@ -1424,6 +1437,7 @@ NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"init", NULL, js_init, NULL, NULL, NULL, napi_enumerable, NULL},
       {"listen", NULL, js_listen, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"acceptOn", NULL, js_accept_on, NULL, NULL, NULL, napi_enumerable, NULL},
       {"listenerPort", NULL, js_listener_port, NULL, NULL, NULL, napi_enumerable, NULL},
       {"closeListener", NULL, js_close_listener, NULL, NULL, NULL, napi_enumerable, NULL},
       {"pauseClient", NULL, js_pause_client, NULL, NULL, NULL, napi_enumerable, NULL},

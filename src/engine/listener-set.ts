@@ -21,6 +21,12 @@ export interface Listening {
   idle(): Promise<void>;
   /** Releases the socket. Idempotent. */
   close(): Promise<void>;
+  /**
+   * Starts taking clients, once the listener is in force. A socket that takes them from its bind
+   * on (node:net, dgram) has none; the native one waits for it, so that nothing is accepted
+   * before privileges are dropped or while a reload could still be abandoned.
+   */
+  startAccepting?(): void;
 }
 
 /** A bound TCP listener, whichever data plane owns its socket. */
@@ -119,6 +125,7 @@ export class ListenerSet<T extends Listening> {
     const order = new Map(next.map((c, i) => [listenerKey(c), i]));
     const at = (l: T): number => order.get(listenerKey(l.config)) ?? 0;
     this.current = [...kept, ...added].sort((a, b) => at(a) - at(b));
+    for (const l of added) l.startAccepting?.();
     return { added: names(added), removed: names(removed), kept: names(kept) };
   }
 

@@ -51,8 +51,14 @@ export const CLOSED_FIELDS = 5;
 export interface NativeAddon {
   /** Once per process: the handlers, and the buffer `data` reports bytes in (its size bounds one read). */
   init(handlers: NativeHandlers, readBuffer: Buffer, counters: Float64Array): void;
-  /** socket, SO_REUSEADDR + SO_REUSEPORT, bind, listen; accepting starts at once. Throws an Error with `code` (EADDRINUSE, EACCES, ...). */
+  /**
+   * socket, SO_REUSEADDR + SO_REUSEPORT, bind, listen; throws an Error with `code` (EADDRINUSE, EACCES, ...).
+   * The kernel queues connections from here on, but none is accepted before acceptOn(): privileges
+   * are dropped, and a reload's listeners put in force, between the two.
+   */
   listen(host: string, port: number, backlog: number, ipv6Only: boolean): number;
+  /** Starts accepting on a listener (idempotent). */
+  acceptOn(listener: number): void;
   /** The port a listener is bound to (its own port 0 was resolved by the kernel). */
   listenerPort(listener: number): number;
   /** Stops accepting and closes the listening socket; connections it accepted go on. */

@@ -56,6 +56,9 @@ export async function bindNativeListener(initial: ListenerConfig, runtime: () =>
     accepting = false;
     plane.unlisten(handle);
   };
+  const startAccepting = (): void => {
+    if (accepting) plane.addon.acceptOn(handle);
+  };
   const idle = (): Promise<void> => (connections.size === 0 ? Promise.resolve() : new Promise<void>((done) => idleWaiters.push(done)));
   return {
     get config() {
@@ -71,6 +74,7 @@ export async function bindNativeListener(initial: ListenerConfig, runtime: () =>
       for (const c of [...connections]) c.cut();
     },
     stopAccepting,
+    startAccepting,
     idle,
     close() {
       stopAccepting();

@@ -54,7 +54,7 @@ class Recorder implements NativeConnectionEvents {
   }
 }
 
-function harness(): { plane: NativePlane; port: number; next: () => Promise<Accepted>; close: () => void } {
+function harness(acceptAtOnce = true): { plane: NativePlane; port: number; acceptOn: () => void; next: () => Promise<Accepted>; close: () => void } {
   const plane = NativePlane.of((load as { ok: true; addon: import('../../src/native/addon.js').NativeAddon }).addon);
   const id = plane.addon.listen('127.0.0.1', 0, 64, false);
   const queue: Accepted[] = [];
@@ -70,8 +70,10 @@ function harness(): { plane: NativePlane; port: number; next: () => Promise<Acce
     },
     acceptError: () => undefined,
   });
+  if (acceptAtOnce) plane.addon.acceptOn(id);
   return {
     plane,
+    acceptOn: () => plane.addon.acceptOn(id),
     port: plane.addon.listenerPort(id),
     next: () => (queue.length > 0 ? Promise.resolve(queue.shift()!) : new Promise((r) => waiting.push(r))),
     close: () => plane.unlisten(id),
@@ -271,6 +273,29 @@ maybe('respond() writes the answer, sends a FIN and closes once the client has',
     await a.events.until(() => a.events.closedWith !== undefined, 'the close');
     assert.equal(a.events.closedWith!.reason, NativeClose.Responded);
   } finally {
+    h.close();
+  }
+});
+
+maybe('a listener accepts nothing before acceptOn: the kernel queues the clients, and none is lost', async () => {
+  const h = harness(false);
+  const accepted: Accepted[] = [];
+  try {
+    const clients = Array.from({ length: 3 }, () => connect(h.port, '127.0.0.1'));
+    await Promise.all(clients.map((c) => once(c, 'connect')));
+    // The handshakes completed in the kernel's queue; give the loop turns to (wrongly) accept.
+    await new Promise((r) => setTimeout(r, 100));
+    let early = false;
+    const first = h.next().then((a) => ((early = true), a));
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(early, false, 'nothing accepted before acceptOn');
+    h.acceptOn();
+    h.acceptOn(); // idempotent
+    accepted.push(await first, await h.next(), await h.next());
+    assert.equal(new Set(accepted.map((a) => a.conn)).size, 3);
+    for (const c of clients) c.destroy();
+  } finally {
+    for (const a of accepted) h.plane.close(a.conn);
     h.close();
   }
 });
