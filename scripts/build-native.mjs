@@ -112,7 +112,7 @@ function main() {
     process.stderr.write(`portplex: error: the native data plane was not built: ${r.reason}\n`);
     process.exit(1);
   }
-  const fix = r.skipped || process.platform !== 'linux' ? '' : ' (to build it: apt-get install g++ make python3, then npm rebuild portplex; PORTPLEX_SKIP_NATIVE=1 skips this step)';
+  const fix = r.skipped || process.platform !== 'linux' ? '' : ' (to build it: apt-get install g++ make python3, then `npm rebuild portplex`, or `npm run build:native` in a checkout; PORTPLEX_SKIP_NATIVE=1 skips this step)';
   process.stderr.write(`portplex: warning: the native data plane was not built: ${r.reason}; ${FALLBACK}${fix}\n`);
 }
 
