@@ -36,7 +36,7 @@ test('two stages on the same Node 20 slim base; the runtime stage installs produ
   assert.doesNotMatch(runtimeRuns, /\btsc\b|npm (install|i) /);
   // Only compiled sources come from the build stage; no TypeScript, tests or dev dependencies.
   const fromBuild = copies(runtime).filter((c) => c.from !== undefined);
-  assert.deepEqual(fromBuild.map((c) => [c.from, c.sources, c.dest]), [['build', ['/app/dist/src'], './dist/src']]);
+  assert.deepEqual(fromBuild.map((c) => [c.from, c.sources, c.dest]), [['build', ['/app/dist/src'], './dist/src'], ['build', ['/app/build/Release/portplex.node'], './build/Release/portplex.node']]);
   for (const c of copies(runtime)) for (const src of c.sources) assert.doesNotMatch(src, /^(src|test|bench|node_modules)\b/);
 });
 
