@@ -12,7 +12,9 @@ import { TransportListeners } from './transports.js';
 import { closeServer } from './listener/listeners.js';
 import type { TcpListening } from './engine/listener-set.js';
 import { loadAddon } from './native/addon.js';
+import { chooseDataplane, dataplaneRequest, portZeroListener, type Dataplane, type DataplaneChoice } from './native/choose.js';
 import { NativePlane } from './native/plane.js';
+import { PortplexError } from './errors.js';
 import type { ConnectionObserver } from './observe/connection-record.js';
 import type { Logger } from './observe/logger.js';
 import type { MetricsSources } from './observe/metrics.js';
@@ -39,7 +41,9 @@ export interface RunningPortplex {
   readonly flows: FlowTable<UdpFlow>;
   readonly demos: readonly RunningDemo[];
   /** Which data plane owns the TCP sockets: the native addon, or node:net. */
-  readonly dataplane: 'native' | 'js';
+  readonly dataplane: Dataplane;
+  /** Why that one (for the start log line). */
+  readonly dataplaneReason: string;
   readonly runtime: () => Runtime;
   readonly rules: () => RulesConfig;
   /** Read-only state of every backend and server, for metrics and status pages. */
@@ -69,6 +73,27 @@ export interface StartOptions {
    * to whichever process reads the shared socket first, and a flow must stay in one process.
    */
   readonly udp?: boolean;
+  /**
+   * The data plane, already chosen (`portplex run` decides once, for every worker). Without it,
+   * PORTPLEX_DATAPLANE, then the rules' `dataplane:`, then auto.
+   */
+  readonly dataplane?: Dataplane;
+  /** How many processes bind these listeners (workers): a native worker binds its own socket each. */
+  readonly processes?: number;
+  /**
+   * Called once the listeners are bound and before the first accept (the native plane accepts
+   * only from here; node:cluster's workers get theirs from the primary): privileges go here.
+   * A throw closes what was bound and fails the start.
+   */
+  readonly afterBind?: () => void | Promise<void>;
+}
+
+/** The data plane this process runs: as given, or chosen here the way `portplex run` does. */
+export function resolveDataplane(rules: RulesConfig, given: Dataplane | undefined, processes: number): DataplaneChoice {
+  if (given !== undefined) return chooseDataplane({ ask: given, source: 'PORTPLEX_DATAPLANE' }, loadAddon, rules, { workers: processes });
+  const req = dataplaneRequest(undefined, process.env['PORTPLEX_DATAPLANE'], rules.dataplane);
+  if ('invalid' in req) return { ok: false, message: req.invalid };
+  return chooseDataplane(req, loadAddon, rules, { workers: processes });
 }
 
 export async function startPortplex(initial: RulesConfig, log: Logger, opts: StartOptions = {}): Promise<RunningPortplex> {
@@ -81,11 +106,21 @@ export async function startPortplex(initial: RulesConfig, log: Logger, opts: Sta
   const openFiles = readOpenFilesLimit();
   const fdBudget = (r: RulesConfig): number => udpFlowBudget(openFiles, r.limits.maxConnections, r.listeners.length);
   const flows = new FlowTable<UdpFlow>(rules.udp, rules.limits.trackedAddresses, fdBudget(rules));
-  const addon = process.env['PORTPLEX_DATAPLANE'] === 'js' ? undefined : loadAddon();
+  const processes = opts.processes ?? 1;
+  const choice = resolveDataplane(rules, opts.dataplane, processes);
+  const addon = choice.ok && choice.dataplane === 'native' ? loadAddon() : undefined;
   const plane = addon?.ok ? NativePlane.of(addon.addon) : undefined;
   const bound = new TransportListeners(flows, serveUdp, plane);
   try {
-    (await bound.stage(rules, current)).commit();
+    if (!choice.ok) throw new PortplexError('PORTPLEX_ERR_DATAPLANE_UNAVAILABLE', choice.message);
+    const staged = await bound.stage(rules, current);
+    try {
+      await opts.afterBind?.();
+    } catch (e) {
+      await staged.abort();
+      throw e;
+    }
+    staged.commit();
   } catch (e) {
     await Promise.all(demos.map((d) => closeServer(d.server)));
     throw e;
@@ -94,6 +129,11 @@ export async function startPortplex(initial: RulesConfig, log: Logger, opts: Sta
   let reloading: Promise<unknown> = Promise.resolve();
 
   const reload = async (next: RulesConfig): Promise<ReloadOutcome> => {
+    // Each native worker would bind a port 0 listener to a port of its own (see chooseDataplane).
+    const zero = plane === undefined ? undefined : portZeroListener(next, processes);
+    if (zero !== undefined) {
+      return { ok: false, error: `listener "${zero}" binds port 0, and each of the ${processes} native workers would get a port of its own: give it a port`, added: [], removed: [], kept: [] };
+    }
     const nextRuntime = buildRuntime(next, log, runtime);
     // A listener bound here may accept before the swap below: it already belongs to the new rules.
     let staged: Runtime | undefined = nextRuntime;
@@ -110,6 +150,7 @@ export async function startPortplex(initial: RulesConfig, log: Logger, opts: Sta
     flows.reconfigure(next.udp, next.limits.trackedAddresses, fdBudget(next));
     runtime.activate();
     if (!sameConfig(rules.demo, next.demo)) log.warn('the demo: section changed; demo services change only on restart');
+    if (rules.dataplane !== next.dataplane) log.warn({ dataplane: plane === undefined ? 'js' : 'native', asked: next.dataplane ?? 'auto' }, 'dataplane: changed; the data plane changes only on restart');
     rules = next;
     return { ok: true, ...change };
   };
@@ -139,6 +180,7 @@ export async function startPortplex(initial: RulesConfig, log: Logger, opts: Sta
     flows,
     demos,
     dataplane: plane === undefined ? 'js' : 'native',
+    dataplaneReason: choice.ok ? choice.reason : '',
     runtime: current,
     rules: () => rules,
     snapshot: () => [...runtime.pools.values()].map((p) => p.snapshot()),

@@ -8,6 +8,7 @@ import { DEFAULT_TIMEOUT_MS, doctorExitCode, doctorSummary, formatDiagnosis, run
 import { ERROR_CODES } from './errors.js';
 import { preflight, systemHostFacts } from './supervisor/preflight.js';
 import { run } from './supervisor/run.js';
+import { DATAPLANE_ASKS, isDataplaneAsk } from './native/choose.js';
 import { defaultWorkerCount } from './supervisor/worker-count.js';
 import { explainBytes, explainConnection, formatExplanation, type ExplainOptions } from './tools/explain/explain-cli.js';
 
@@ -43,7 +44,8 @@ program
   .option('--drain-timeout <duration>', 'on SIGTERM/SIGINT, how long established connections may finish', '30s')
   .option('--workers <n>', 'worker processes sharing the listeners (default: one per core, within the container\'s CPU limit; 0: none, run in this process)')
   .option('--no-watch', 'do not reload when the rule files change on disk (SIGHUP still reloads)')
-  .action(async (opts: { rules: string; logLevel?: string; logFormat?: string; user?: string; group?: string; allowRoot?: boolean; drainTimeout: string; workers?: string; watch: boolean }) => {
+  .option('--dataplane <plane>', 'who owns the TCP sockets: auto (the native addon where it is built, else node:net), native (or refuse to start), js (overrides PORTPLEX_DATAPLANE and `dataplane:`)')
+  .action(async (opts: { rules: string; logLevel?: string; logFormat?: string; user?: string; group?: string; allowRoot?: boolean; drainTimeout: string; workers?: string; watch: boolean; dataplane?: string }) => {
     const graceMs = parseDuration(opts.drainTimeout);
     if (graceMs === undefined) {
       process.stderr.write(`portplex run: --drain-timeout "${opts.drainTimeout}": expected a duration (e.g. 30s, 500ms, 2m)\n`);
@@ -52,6 +54,10 @@ program
     const workers = opts.workers === undefined ? defaultWorkerCount() : /^\d{1,3}$/.test(opts.workers) ? Number(opts.workers) : NaN;
     if (!Number.isInteger(workers) || workers > 256) {
       process.stderr.write(`portplex run: --workers "${opts.workers}": expected a number from 0 to 256\n`);
+      process.exit(2);
+    }
+    if (opts.dataplane !== undefined && !isDataplaneAsk(opts.dataplane)) {
+      process.stderr.write(`portplex run: --dataplane "${opts.dataplane}": expected ${DATAPLANE_ASKS.join(', ')}\n`);
       process.exit(2);
     }
     const code = await run({
@@ -64,6 +70,7 @@ program
       graceMs,
       workers,
       watch: opts.watch,
+      dataplane: opts.dataplane,
     });
     if (code >= 0) process.exit(code);
   });

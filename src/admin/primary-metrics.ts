@@ -12,6 +12,7 @@ export const PRIMARY_METRIC = {
   workersListening: 'portplex_workers_listening',
   workerRestarts: 'portplex_worker_restarts_total',
   ready: 'portplex_ready',
+  dataplane: 'portplex_dataplane_info',
 } as const;
 
 export function primaryMetrics(s: AdminState): Registry {
@@ -25,5 +26,6 @@ export function primaryMetrics(s: AdminState): Registry {
   new Gauge({ name: PRIMARY_METRIC.workersListening, help: 'Worker processes listening now.', registers }).set(s.workers.listening);
   new Counter({ name: PRIMARY_METRIC.workerRestarts, help: 'Worker processes restarted after they exited.', registers }).inc(s.workers.restarts);
   new Gauge({ name: PRIMARY_METRIC.ready, help: '1 when /readyz answers 200 (listeners bound, not draining, a worker listening), else 0.', registers }).set(readiness(s).ready ? 1 : 0);
+  new Gauge({ name: PRIMARY_METRIC.dataplane, help: 'Constant 1; dataplane says who owns the TCP sockets: native (the addon) or js (node:net).', labelNames: ['dataplane'], registers }).set({ dataplane: s.dataplane }, 1);
   return registry;
 }

@@ -5,6 +5,7 @@
  */
 import type { Registry } from 'prom-client';
 import type { RulesConfig } from '../config/types.js';
+import type { Dataplane } from '../native/choose.js';
 
 export interface AdminState {
   /** The rules now running. */
@@ -23,6 +24,8 @@ export interface AdminState {
   readonly listenersBound: boolean;
   /** Shutting down: established connections finish, no new ones are accepted. */
   readonly draining: boolean;
+  /** Who owns the TCP sockets: the native addon or node:net (chosen at start, for every worker). */
+  readonly dataplane: Dataplane;
 }
 
 export interface AdminSource {

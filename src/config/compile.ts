@@ -29,10 +29,10 @@ import type {
   ServerConfig,
   Transport,
 } from './types.js';
-import { TRANSPORTS } from './types.js';
+import { DATAPLANE_ASKS, TRANSPORTS, type DataplaneAsk } from './types.js';
 import { formatHostPort, parseCidr, parseHostPort, parseSize } from './units.js';
 
-export const TOP_KEYS = ['listeners', 'inspect', 'timeouts', 'backends', 'routes', 'default', 'demo', 'log', 'limits', 'user', 'group', 'admin', 'udp'] as const;
+export const TOP_KEYS = ['listeners', 'inspect', 'timeouts', 'backends', 'routes', 'default', 'demo', 'log', 'limits', 'user', 'group', 'admin', 'udp', 'dataplane'] as const;
 export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 export const LOG_KEYS = ['level'] as const;
 export const LISTENER_KEYS = ['name', 'bind', 'transport', 'proxy_protocol', 'max_connections'] as const;
@@ -95,6 +95,8 @@ export function compileRules(r: NodeReader, root: Node | null): RulesConfig | un
   const user = userE ? r.name(userE.value, 'user') : undefined;
   const groupE = top.get('group');
   const group = groupE ? r.name(groupE.value, 'group') : undefined;
+  const dataplaneE = top.get('dataplane');
+  const dataplane = dataplaneE ? r.oneOf<DataplaneAsk>(dataplaneE.value, 'dataplane', DATAPLANE_ASKS) : undefined;
   if (r.issues.length > 0) return undefined;
   const warnings = [
     ...mixedInboundWarnings(listeners),
@@ -104,7 +106,7 @@ export function compileRules(r: NodeReader, root: Node | null): RulesConfig | un
   ];
   const userPos = userE ? r.pos(userE.value) : undefined;
   const groupPos = groupE ? r.pos(groupE.value) : undefined;
-  return { files: [r.file], warnings, limits, udp, user, group, userPos, groupPos, admin, listeners, inspect, timeouts, backends, routes, defaultBackend, demo, log: { level } };
+  return { files: [r.file], warnings, limits, udp, user, group, userPos, groupPos, admin, ...(dataplane !== undefined ? { dataplane } : {}), listeners, inspect, timeouts, backends, routes, defaultBackend, demo, log: { level } };
 }
 
 function compileListeners(r: NodeReader, node: Node | null, present: boolean): ListenerConfig[] {

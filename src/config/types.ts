@@ -14,6 +14,10 @@ export type { NamePattern, TextPattern } from '../protocols/patterns.js';
 /** Stream (TCP) or datagram (UDP) listeners and backends; a route serves the transport of its backend. */
 export type Transport = 'tcp' | 'udp';
 export const TRANSPORTS: readonly Transport[] = ['tcp', 'udp'];
+/** `dataplane:` — who owns the TCP sockets: the native addon where it runs (auto), it or fail (native), node:net (js). */
+export const DATAPLANE_ASKS = ['auto', 'native', 'js'] as const;
+export type DataplaneAsk = (typeof DATAPLANE_ASKS)[number];
+
 /** Protocols recognised in a UDP flow's first datagram(s); `tls` there means the ClientHello inside a QUIC Initial. */
 export const UDP_PROTOCOLS: readonly Protocol[] = ['quic', 'tls', 'dns', 'wireguard', 'openvpn'];
 
@@ -280,4 +284,6 @@ export interface RulesConfig {
   readonly groupPos?: SourcePos;
   /** The admin endpoint; undefined (off) unless the file has an `admin:` section. */
   readonly admin: AdminConfig | undefined;
+  /** `dataplane:` as written; undefined when absent (the command line and environment may still say). */
+  readonly dataplane?: DataplaneAsk;
 }

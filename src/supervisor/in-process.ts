@@ -9,6 +9,7 @@ import type { DropPlan } from './messages.js';
 import { dropPrivileges } from './privileges.js';
 import { PortplexError } from '../errors.js';
 import { readTokenFile } from '../config/admin-token.js';
+import type { Dataplane } from '../native/choose.js';
 
 export class InProcessController implements Controller {
   private running: RunningPortplex | undefined;
@@ -17,6 +18,7 @@ export class InProcessController implements Controller {
     private readonly log: Logger,
     private readonly drop: DropPlan | undefined,
     private readonly metrics: PortplexMetrics,
+    private readonly dataplane: Dataplane,
   ) {}
 
   get portplex(): RunningPortplex | undefined {
@@ -24,23 +26,26 @@ export class InProcessController implements Controller {
   }
 
   async start(_texts: readonly RulesText[], rules: RulesConfig): Promise<void> {
-    this.running = await startPortplex(rules, this.log, { observer: this.metrics });
-    this.metrics.setSources(metricsSources(this.running));
-    if (this.drop !== undefined) {
+    const drop = this.drop;
+    // Bound as the starting user (root, for :443), switched before the first accept.
+    const afterBind = drop === undefined ? undefined : (): void => {
       try {
-        dropPrivileges(this.drop);
+        dropPrivileges(drop);
       } catch (e) {
-        await this.running.close();
-        throw new PortplexError('PORTPLEX_ERR_ROOT', `cannot switch to user "${this.drop.user}": ${(e as Error).message}`);
+        throw new PortplexError('PORTPLEX_ERR_ROOT', `cannot switch to user "${drop.user}": ${(e as Error).message}`);
       }
-      this.log.info({ user: this.drop.user, group: this.drop.group }, 'privileges dropped after binding');
+      this.log.info({ user: drop.user, group: drop.group }, 'privileges dropped after binding');
+    };
+    this.running = await startPortplex(rules, this.log, { observer: this.metrics, dataplane: this.dataplane, ...(afterBind ? { afterBind } : {}) });
+    this.metrics.setSources(metricsSources(this.running));
+    if (drop !== undefined) {
       // Every reload re-reads admin.token_file, now as this user: a file only root could read
       // would refuse every later reload, so say it now, while the admin is watching the start.
       const tokenFile = rules.admin?.tokenFile;
       const read = tokenFile === undefined ? undefined : readTokenFile(tokenFile.path);
       if (read !== undefined && !read.ok) {
         await this.running.close();
-        throw new PortplexError('PORTPLEX_ERR_ROOT', `${read.message}: after switching to user "${this.drop.user}" it cannot be read, so no reload could succeed; make it readable by that user (chown or chgrp, mode 0640)`);
+        throw new PortplexError('PORTPLEX_ERR_ROOT', `${read.message}: after switching to user "${drop.user}" it cannot be read, so no reload could succeed; make it readable by that user (chown or chgrp, mode 0640)`);
       }
     }
   }

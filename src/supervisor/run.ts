@@ -15,6 +15,8 @@ import { ClusterController } from './cluster-primary.js';
 import type { Controller } from './controller.js';
 import { InProcessController } from './in-process.js';
 import { planPrivileges } from './privileges.js';
+import { loadAddon } from '../native/addon.js';
+import { chooseDataplane, dataplaneRequest } from '../native/choose.js';
 import { Supervisor } from './supervisor.js';
 
 export interface RunOptions {
@@ -28,6 +30,8 @@ export interface RunOptions {
   /** 0: no worker processes, everything in this one. */
   readonly workers: number;
   readonly watch: boolean;
+  /** --dataplane: auto, native or js (undefined: PORTPLEX_DATAPLANE, then the rules, then auto). */
+  readonly dataplane: string | undefined;
 }
 
 /** Exit 2 for rules that cannot run (bad file, root refused), 1 for a failure while starting. */
@@ -49,6 +53,15 @@ export async function run(opts: RunOptions): Promise<number> {
   if (privileges.kind === 'refuse') return fail('PORTPLEX_ERR_ROOT', `PORTPLEX_ERR_ROOT: ${privileges.message}`);
   if (privileges.kind === 'ignore') log.info(privileges.message);
   const drop = privileges.kind === 'drop' ? privileges : undefined;
+  const asked = dataplaneRequest(opts.dataplane, process.env['PORTPLEX_DATAPLANE'], rules.dataplane);
+  if ('invalid' in asked) {
+    process.stderr.write(`portplex run: ${asked.invalid}\n`);
+    return 2;
+  }
+  // Chosen once here, so every worker runs the same one.
+  const choice = chooseDataplane(asked, loadAddon, rules, { workers: Math.max(1, opts.workers) });
+  if (!choice.ok) return fail('PORTPLEX_ERR_DATAPLANE_UNAVAILABLE', `PORTPLEX_ERR_DATAPLANE_UNAVAILABLE: ${choice.message}`, 1);
+  log.info({ dataplane: choice.dataplane, reason: choice.reason, asked: asked.ask, source: asked.source }, `data plane: ${choice.dataplane === 'native' ? 'native (the addon owns the TCP sockets)' : 'js (node:net owns the TCP sockets)'}`);
 
   // Metrics live where the connections are: in this process, or in each worker (collected on scrape).
   const local = opts.workers === 0 ? new PortplexMetrics() : undefined;
@@ -59,13 +72,15 @@ export async function run(opts: RunOptions): Promise<number> {
             drop,
             graceMs: opts.graceMs,
             env: {
+              PORTPLEX_DATAPLANE: choice.dataplane,
+              PORTPLEX_WORKERS: String(opts.workers),
               ...(opts.logLevel !== undefined ? { PORTPLEX_LOG_LEVEL: opts.logLevel } : {}),
               ...(opts.logFormat !== undefined ? { PORTPLEX_LOG_FORMAT: opts.logFormat } : {}),
             },
           },
           log,
         );
-  const controller: Controller = cluster ?? new InProcessController(log, drop, local!);
+  const controller: Controller = cluster ?? new InProcessController(log, drop, local!, choice.dataplane);
   const supervisor = new Supervisor(controller, { source: opts.rules, graceMs: opts.graceMs, watch: opts.watch, debounceMs: 300, followLogLevel: opts.logLevel === undefined }, log, { texts: read.texts, rules });
   // Signals first: the listening ports answer before start() resolves, and a SIGTERM that comes
   // then must drain, not kill.
@@ -86,6 +101,7 @@ export async function run(opts: RunOptions): Promise<number> {
       workers: controller.workers(),
       listenersBound: supervisor.isStarted && controller.workers().listening > 0,
       draining: supervisor.isDraining,
+      dataplane: choice.dataplane,
     }),
   };
   const admin = new AdminHost(source, log);

@@ -39,13 +39,19 @@ async function apply(m: Extract<PrimaryMessage, { type: 'portplex:rules' }>): Pr
   }
   if (levelOverride === undefined) log.level = loaded.rules.log.level;
   if (running === undefined) {
-    // Binding happens in the primary (node:cluster), so privileges can go before any client
-    // arrives; what must be read with the starting user's rights is read first.
+    // What must be read with the starting user's rights is read first.
     loadDemoCertificate(loaded.rules.demo);
-    if (m.drop !== undefined) dropPrivileges(m.drop);
+    const drop = m.drop;
     // One worker serves the UDP listeners: the kernel hands a shared UDP socket's datagrams to
     // whichever process reads first, and every datagram of a flow must reach the same one.
-    running = await startPortplex(loaded.rules, log, { observer: metrics, udp: process.env['PORTPLEX_UDP_WORKER'] !== '0' });
+    // The native data plane binds in each worker (SO_REUSEPORT), node:cluster in the primary:
+    // either way the switch comes once bound and before the first accept.
+    running = await startPortplex(loaded.rules, log, {
+      observer: metrics,
+      udp: process.env['PORTPLEX_UDP_WORKER'] !== '0',
+      processes: Number(process.env['PORTPLEX_WORKERS'] ?? '1') || 1,
+      ...(drop !== undefined ? { afterBind: () => dropPrivileges(drop) } : {}),
+    });
     metrics.setSources(metricsSources(running));
     send({ type: 'portplex:applied', seq: m.seq, ok: true, added: running.listeners.map((l) => l.config.name) });
     return;

@@ -25,6 +25,7 @@ import {
   TIMEOUTS_KEYS,
   TOP_KEYS,
 } from '../../src/config/compile.js';
+import { DATAPLANE_ASKS } from '../../src/config/types.js';
 import { BACKEND_KEYS, BALANCES, HEALTH_KEYS, HEALTH_TYPES, PASSIVE_KEYS, PROXY_V2_DATAGRAMS, PROXY_V2_KEYS, SEND_PROXY, SERVER_KEYS } from '../../src/config/backends.js';
 import { AUTH_KEYS, CONNECT_KEYS, ROUTE_KEYS, SNI_FORWARD_KEYS } from '../../src/config/routes.js';
 import { BYTES_KEYS, RANGE_KEYS, WHEN_KEYS } from '../../src/config/conditions.js';
@@ -151,6 +152,7 @@ describe('rules/portplex.schema.json: keys and enums equal the compiler\'s', () 
     ['listeners[].transport', defs.listener?.properties?.transport, TRANSPORTS],
     ['backends.*.transport', defs.backend?.properties?.transport, TRANSPORTS],
     ['backends.*.proxy_v2.datagrams', defs.proxyV2?.properties?.datagrams, PROXY_V2_DATAGRAMS],
+    ['dataplane', schema.properties?.['dataplane'], DATAPLANE_ASKS],
   ];
   for (const [what, node, values] of enums) {
     it(`${what}: the same values`, () => assert.deepEqual(enumOf(node).map(String).sort(), values.map(String).sort()));

@@ -82,6 +82,7 @@ export function adminState(rules: RulesConfig, over: Partial<AdminState> = {}): 
     workers: { wanted: 1, listening: 1, restarts: 0 },
     listenersBound: true,
     draining: false,
+    dataplane: 'native',
     ...over,
   };
 }
