@@ -134,7 +134,7 @@ try {
   const checks = generatorChecks(data);
   const titles: Record<string, string> = {};
   for (const p of data.pairings) {
-    titles[p.pairing] = `${p.pairing}: portplex ${p.portplex}${PAIRINGS[p.pairing].workers === 0 ? ' (one process)' : ' (a primary and workers)'} vs HAProxy ${p.haproxy}`;
+    titles[p.pairing] = `${p.pairing}: portplex ${p.portplex}${PAIRINGS[p.pairing].workers === 0 ? ' (one process)' : ' (a primary and workers)'} vs HAProxy ${p.haproxy} and ${p.haproxySplice}`;
   }
   const noisy = checks.filter((c) => c.otherCores > 0.15);
   const out = [
@@ -160,7 +160,7 @@ try {
     versions,
     machine,
     options: { ...opts, only: [...opts.only], rssConnsUsed: data.rssConns },
-    pairings: data.pairings.map((p) => ({ pairing: p.pairing, portplex: p.portplex, haproxy: p.haproxy })),
+    pairings: data.pairings.map((p) => ({ pairing: p.pairing, portplex: p.portplex, haproxy: p.haproxy, haproxySplice: p.haproxySplice })),
     figures,
     generatorCheck: checks,
     samples: {

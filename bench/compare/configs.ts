@@ -1,6 +1,7 @@
 /**
- * The three configurations the bench writes, side by side so they can be compared by eye: one
- * nginx serving as both backends, and the two proxies under test with the same routing.
+ * The configurations the bench writes, side by side so they can be compared by eye: one
+ * nginx serving as both backends, and the proxies under test (portplex, HAProxy, HAProxy with
+ * splice-auto) with the same routing.
  *
  * Routing (both proxies): inspect the client's first bytes for up to 3 s; a TLS ClientHello goes to
  * the "tls" backend, an HTTP request to the "http" backend, anything else is closed; a PROXY v2
@@ -82,11 +83,12 @@ http {
 }
 
 /**
- * HAProxy in `mode tcp`: the documented way to route by the first bytes. `maxconn` is set both
+ * HAProxy in `mode tcp`: the documented way to route by the first bytes; `splice` adds `option
+ * splice-auto` (kernel pipes between the sockets when buffers fill, HAProxy's bulk setting). `maxconn` is set both
  * globally and in `defaults` (a frontend's own default is lower) so the held-connection count is
  * never refused.
  */
-export function haproxyConfig(o: { port: number; ports: BackendPorts; nbthread: number; maxconn: number }): string {
+export function haproxyConfig(o: { port: number; ports: BackendPorts; nbthread: number; maxconn: number; splice: boolean }): string {
   return `# written by bench/compare (npm run bench)
 global
   nbthread ${o.nbthread}
@@ -94,7 +96,7 @@ global
 
 defaults
   mode tcp
-  maxconn ${o.maxconn}
+  maxconn ${o.maxconn}${o.splice ? '\n  # splice(2) where HAProxy judges it pays (bulk), as its users turn on for throughput\n  option splice-auto' : ''}
   timeout connect 5s
   timeout client 10m
   timeout server 10m

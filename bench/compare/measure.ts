@@ -12,10 +12,10 @@ import { parseEvent } from './child-io.js';
 import { processTree, treeRss } from './procfs.js';
 import { describeExit, type Proc, type Supervisor } from './procs.js';
 import { median } from './stats.js';
-import type { Backends, RunningProxy } from './stack.js';
+import type { Backends, ProxyName, RunningProxy } from './stack.js';
 import { HELLO_FILE, REPO_ROOT, type Route } from './wire.js';
 
-export type TargetName = 'direct' | 'portplex' | 'haproxy';
+export type TargetName = 'direct' | ProxyName;
 export type RateFigure = 'conns-http' | 'conns-tls' | 'bulk-1' | 'bulk-n';
 
 /** A rate target: the proxy under test, or the backend itself (direct). */
@@ -189,7 +189,7 @@ export async function measureTtfb(ctx: Context, pairing: string, targets: readon
 
 export interface RssSample {
   readonly pairing: string;
-  readonly target: 'portplex' | 'haproxy';
+  readonly target: ProxyName;
   readonly connections: number;
   readonly rssBefore: number;
   readonly rssAfter: number;

@@ -4,6 +4,7 @@
  */
 import { join } from 'node:path';
 import { REPO_ROOT } from './wire.js';
+import { DATAPLANE_ASKS, type DataplaneAsk } from '../../src/config/types.js';
 
 export const FIGURES = ['conns', 'bulk', 'ttfb', 'rss', 'parser', 'drip'] as const;
 export type FigureGroup = (typeof FIGURES)[number];
@@ -11,6 +12,9 @@ export type FigureGroup = (typeof FIGURES)[number];
 /** single: portplex --workers 0 vs HAProxy nbthread 1; dual: --workers 2 vs nbthread 2. */
 export const PAIRINGS = { single: { workers: 0, nbthread: 1 }, dual: { workers: 2, nbthread: 2 } } as const;
 export type Pairing = keyof typeof PAIRINGS;
+
+/** portplex's --dataplane for the run (auto: the native addon where it loads). */
+export { DATAPLANE_ASKS, type DataplaneAsk };
 
 export interface Options {
   readonly quick: boolean;
@@ -20,6 +24,7 @@ export interface Options {
   readonly seconds: number;
   readonly only: ReadonlySet<FigureGroup>;
   readonly pairs: readonly Pairing[];
+  readonly dataplane: DataplaneAsk;
   /** Idle routed connections held for the RSS figure. */
   readonly rssConns: number;
   /** TTFB probes per target per round. */
@@ -38,6 +43,7 @@ export const USAGE = `usage: npm run bench -- [options]     (node dist/bench/com
   --seconds N          seconds per rate measurement, whole seconds (default 2; quick 1)
   --only LIST          figures to measure: conns,bulk,ttfb,rss,parser,drip (default all)
   --pairs LIST         single (portplex --workers 0 vs HAProxy nbthread 1), dual (--workers 2 vs nbthread 2); default both
+  --dataplane PLANE    portplex run --dataplane: auto (default: native where the addon loads), native, js
   --rss-conns N        idle connections held for RSS per connection (default 5000; quick 500)
   --ttfb-probes N      TTFB probes per target per round (default 300; quick 60)
   --concurrency N      concurrent short connections, wrk -c (default 64)
@@ -58,7 +64,7 @@ export function parseOptions(argv: readonly string[]): Options | 'help' {
       continue;
     }
     const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
-    if (!['--rounds', '--seconds', '--only', '--pairs', '--rss-conns', '--ttfb-probes', '--concurrency', '--bulk-conns', '--out'].includes(flag)) throw new UsageError(`unknown argument ${a}`);
+    if (!['--rounds', '--seconds', '--only', '--pairs', '--dataplane', '--rss-conns', '--ttfb-probes', '--concurrency', '--bulk-conns', '--out'].includes(flag)) throw new UsageError(`unknown argument ${a}`);
     const value = inline ?? argv[++i];
     if (value === undefined) throw new UsageError(`${flag} needs a value`);
     given.set(flag, value);
@@ -77,12 +83,19 @@ export function parseOptions(argv: readonly string[]): Options | 'help' {
     if (items.length === 0) throw new UsageError(`${flag} needs at least one of ${all.join(', ')}`);
     return all.filter((x) => items.includes(x));
   };
+  const oneOf = <T extends string>(flag: string, all: readonly T[], dflt: T): T => {
+    const v = given.get(flag);
+    if (v === undefined) return dflt;
+    if (!all.includes(v as T)) throw new UsageError(`${flag}: unknown "${v}" (expected ${all.join(', ')})`);
+    return v as T;
+  };
   return {
     quick,
     rounds: int('--rounds', quick ? 1 : 3, 1, 20),
     seconds: int('--seconds', quick ? 1 : 2, 1, 60),
     only: new Set(list('--only', FIGURES)),
     pairs: list('--pairs', Object.keys(PAIRINGS) as Pairing[]),
+    dataplane: oneOf('--dataplane', DATAPLANE_ASKS, 'auto'),
     rssConns: int('--rss-conns', quick ? 500 : 5000, 10, 50_000),
     ttfbProbes: int('--ttfb-probes', quick ? 60 : 300, 10, 10_000),
     concurrency: int('--concurrency', 64, 1, 1024),
@@ -94,11 +107,11 @@ export function parseOptions(argv: readonly string[]): Options | 'help' {
 /** A rough duration of the whole run, printed at the start (and the base of the hard time limit). */
 export function estimateSeconds(o: Options): number {
   const perPair =
-    (o.only.has('conns') || o.only.has('bulk') ? (o.quick ? 2 : 2 * 3) : 0) + // warm-up
-    (o.only.has('conns') ? o.rounds * 2 * 3 * (o.seconds + 0.2) : 0) +
-    (o.only.has('bulk') ? o.rounds * 2 * 3 * (o.seconds + 0.3) : 0) +
-    (o.only.has('ttfb') ? ((o.ttfbProbes * o.rounds + Math.min(100, o.ttfbProbes * o.rounds)) * 6 * 1.5) / 1000 : 0) +
-    (o.only.has('rss') ? 2 * (o.rssConns / 2000 + 2) : 0) +
+    (o.only.has('conns') || o.only.has('bulk') ? (o.quick ? 3 : 3 * 3) : 0) + // warm-up
+    (o.only.has('conns') ? o.rounds * 2 * 4 * (o.seconds + 0.2) : 0) +
+    (o.only.has('bulk') ? o.rounds * 2 * 4 * (o.seconds + 0.3) : 0) +
+    (o.only.has('ttfb') ? ((o.ttfbProbes * o.rounds + Math.min(100, o.ttfbProbes * o.rounds)) * 8 * 1.5) / 1000 : 0) +
+    (o.only.has('rss') ? 3 * (o.rssConns / 2000 + 2) : 0) +
     3; // starting the proxies
   const proxied = ['conns', 'bulk', 'ttfb', 'rss'].some((f) => o.only.has(f as FigureGroup));
   // drip: the inspector alone, then a warm-up and 1-2 dripped connections per round over TCP (~1 s each).

@@ -1,14 +1,14 @@
 /**
- * The order of the run. nginx runs throughout; for each pairing a fresh portplex and HAProxy are
- * started and measured:
+ * The order of the run. nginx runs throughout; for each pairing a fresh portplex and two HAProxy
+ * (plain, and with `option splice-auto`) are started and measured:
  *
  *  1. RSS per held connection first, while both proxies are fresh (no garbage from earlier load in
  *     portplex's heap to hide or inflate the growth);
  *  2. a warm-up of each kind of load through each proxy (V8 optimises portplex's hot path; HAProxy
  *     fills its pools), checked but not recorded;
  *  3. the rate figures in rounds: in each round every figure is measured direct, then through the
- *     two proxies in turn — portplex first in odd rounds, HAProxy first in even ones — so drift of
- *     the machine over time reaches both alike;
+ *     three proxies (portplex, HAProxy, HAProxy with splice-auto) in turn, the order rotating from
+ *     round to round, so drift of the machine over time reaches all alike;
  *  4. TTFB probes, the targets taking turns probe by probe.
  *
  * The parser and slow-drip figures are measured before anything else is started, on an otherwise
@@ -31,6 +31,7 @@ export interface PairingRun {
   readonly pairing: Pairing;
   readonly portplex: string;
   readonly haproxy: string;
+  readonly haproxySplice: string;
   ttfb: Record<string, number[]>;
 }
 
@@ -79,15 +80,20 @@ export async function runBench(o: {
 
   for (const [pi, pairing] of opts.pairs.entries()) {
     const { workers, nbthread } = PAIRINGS[pairing];
-    log(`${pairing}: starting portplex --workers ${workers} and haproxy nbthread ${nbthread}`);
-    const pp = await startPortplex(sup, { workers, ports: backends.ports, heldConnections: held, budget: o.budget });
-    const hap = await startHaproxy(sup, { haproxy: o.tools.haproxy, nbthread, ports: backends.ports, heldConnections: held, budget: o.budget });
-    const run: PairingRun = { pairing, portplex: pp.mode, haproxy: hap.mode, ttfb: {} };
+    log(`${pairing}: starting portplex --workers ${workers} --dataplane ${opts.dataplane}, haproxy nbthread ${nbthread} and haproxy nbthread ${nbthread} with splice-auto`);
+    const pp = await startPortplex(sup, { workers, dataplane: opts.dataplane, ports: backends.ports, heldConnections: held, budget: o.budget });
+    const hapStart = { haproxy: o.tools.haproxy, nbthread, ports: backends.ports, heldConnections: held, budget: o.budget };
+    const hap = await startHaproxy(sup, { ...hapStart, splice: false });
+    const hapSplice = await startHaproxy(sup, { ...hapStart, splice: true });
+    const run: PairingRun = { pairing, portplex: pp.mode, haproxy: hap.mode, haproxySplice: hapSplice.mode, ttfb: {} };
     data.pairings.push(run);
-    const proxies = (first: boolean): RunningProxy[] => (first ? [pp, hap] : [hap, pp]);
+    const all = [pp, hap, hapSplice];
+    // Each takes each place in turn across rounds (rotation), so drift reaches all alike.
+    const proxies = (turn: number): RunningProxy[] => all.map((_, i) => all[(i + turn) % all.length]!);
+    log(`${pairing}: portplex runs ${pp.mode}`);
 
     if (has('rss')) {
-      for (const p of proxies(pi % 2 === 0)) {
+      for (const p of proxies(pi)) {
         const s = await measureRss(ctx, pairing, p, o.rssConns, opts.quick ? 500 : 1000);
         if (s) {
           data.rss.push(s);
@@ -109,14 +115,14 @@ export async function runBench(o: {
       // --quick keeps one second of one load (HTTP connections: the path every load shares —
       // accept, inspect, connect, PROXY header, splice): its figures are a smoke test, not ones to compare.
       log(`${pairing}: warm-up (${opts.quick ? '1 s of HTTP connections' : '1 s of each load'} through each proxy, not recorded)`);
-      for (const p of [pp, hap]) {
+      for (const p of all) {
         const t: Target = { name: p.name, proxy: p };
         if (has('conns')) await measureConns(ctx, pairing, t, 'http', 1, 0);
         if (has('conns') && !opts.quick) await measureConns(ctx, pairing, t, 'tls', 1, 0);
         if (has('bulk') && (!opts.quick || !has('conns'))) await measureBulk(ctx, pairing, t, 1, 1, 0);
       }
       for (let round = 1; round <= opts.rounds; round++) {
-        const order = proxies(round % 2 === 1).map((p): Target => ({ name: p.name, proxy: p }));
+        const order = proxies(round - 1).map((p): Target => ({ name: p.name, proxy: p }));
         for (const job of rateJobs) {
           const line: string[] = [];
           for (const t of [direct, ...order]) {
@@ -134,15 +140,15 @@ export async function runBench(o: {
       const targets: TtfbTarget[] = [];
       for (const route of ['http', 'tls'] as const) {
         targets.push({ label: `direct-${route}`, port: route === 'http' ? backends.ports.httpDirect : backends.ports.tlsDirect, route });
-        for (const p of [pp, hap]) targets.push({ label: `${p.name}-${route}`, port: p.port, route });
+        for (const p of all) targets.push({ label: `${p.name}-${route}`, port: p.port, route });
       }
       const probes = opts.ttfbProbes * opts.rounds;
       log(`${pairing}: TTFB, ${probes} sequential probes per target (${targets.map((t) => t.label).join(', ')})`);
       run.ttfb = await measureTtfb(ctx, pairing, targets, probes, 1);
     }
 
-    await Promise.all([sup.stop(pp.proc), sup.stop(hap.proc)]);
-    for (const p of [pp, hap]) {
+    await Promise.all(all.map((p) => sup.stop(p.proc)));
+    for (const p of all) {
       const e = p.proc.exit();
       // Killed by the bench's own SIGKILL after the grace time is a hang, not a clean stop.
       if (e?.signal === 'SIGKILL') failures.push(`${pairing}: ${p.proc.name} did not stop within 3 s of SIGTERM`);

@@ -9,9 +9,12 @@ import { join } from 'node:path';
 import { freePort } from '../../test/helpers/interop.js';
 import { BULK_PATH, TLS_BODY, haproxyConfig, nginxConfig, portplexRules, type BackendPorts } from './configs.js';
 import { describeExit, type Proc, type Supervisor } from './procs.js';
+import { processTree } from './procfs.js';
+import type { DataplaneAsk } from './options.js';
 import { REPO_ROOT, waitUntilRouting } from './wire.js';
 
-export type ProxyName = 'portplex' | 'haproxy';
+export type ProxyName = 'portplex' | 'haproxy' | 'haproxy-splice';
+export const PROXY_NAMES: readonly ProxyName[] = ['portplex', 'haproxy', 'haproxy-splice'];
 
 export interface Backends {
   readonly proc: Proc;
@@ -76,13 +79,16 @@ export async function startBackends(sup: Supervisor, o: { nginx: string; bulkByt
   return { proc, ports, bulkBytes: o.bulkBytes };
 }
 
-/** portplex through its own CLI, as an operator runs it. `workers` 0: one process; N: a primary and N workers. */
-export async function startPortplex(sup: Supervisor, o: { workers: number; ports: BackendPorts; heldConnections: number; budget: Budget }): Promise<RunningProxy> {
+/**
+ * portplex through its own CLI, as an operator runs it. `workers` 0: one process; N: a primary and
+ * N workers. The mode says which data plane really ran: the addon mapped into the workers.
+ */
+export async function startPortplex(sup: Supervisor, o: { workers: number; dataplane: DataplaneAsk; ports: BackendPorts; heldConnections: number; budget: Budget }): Promise<RunningProxy> {
   const dir = sup.tempDir('portplex-bench-pp-');
   const port = await freePort();
   const rules = join(dir, 'rules.yaml');
   writeFileSync(rules, portplexRules({ port, ports: o.ports }));
-  const args = [join(REPO_ROOT, 'dist/src/cli.js'), 'run', '--rules', rules, '--workers', String(o.workers), '--log-format', 'json', '--no-watch', '--drain-timeout', '1s'];
+  const args = [join(REPO_ROOT, 'dist/src/cli.js'), 'run', '--rules', rules, '--workers', String(o.workers), '--log-format', 'json', '--no-watch', '--drain-timeout', '1s', '--dataplane', o.dataplane];
   // As root portplex refuses to run without a user to switch to; the bench's processes all run as the invoking user.
   if (asRoot) args.push('--allow-root');
   const proc = sup.start(`portplex --workers ${o.workers}`, process.execPath, args, {
@@ -90,20 +96,32 @@ export async function startPortplex(sup: Supervisor, o: { workers: number; ports
     lifetimeMs: o.budget.lifetimeMs,
   });
   await waitUntilRouting(port, 20_000, deadMessage(proc));
-  return { name: 'portplex', proc, port, mode: `--workers ${o.workers}` };
+  return { name: 'portplex', proc, port, mode: `--workers ${o.workers}, ${mapsAddon(proc.pid) ? 'native' : 'js'} data plane` };
+}
+
+/** Whether a process of the tree has the native addon mapped (the native data plane runs there). */
+function mapsAddon(root: number): boolean {
+  return processTree(root).some((pid) => {
+    try {
+      return readFileSync(`/proc/${pid}/maps`, 'utf8').includes('portplex.node');
+    } catch {
+      return false;
+    }
+  });
 }
 
 /** HAProxy in the foreground (-db), no master process. */
-export async function startHaproxy(sup: Supervisor, o: { haproxy: string; nbthread: number; ports: BackendPorts; heldConnections: number; budget: Budget }): Promise<RunningProxy> {
+export async function startHaproxy(sup: Supervisor, o: { haproxy: string; nbthread: number; splice: boolean; ports: BackendPorts; heldConnections: number; budget: Budget }): Promise<RunningProxy> {
   const dir = sup.tempDir('portplex-bench-hap-');
   const port = await freePort();
   const maxconn = o.heldConnections + 1024;
   const cfg = join(dir, 'haproxy.cfg');
-  writeFileSync(cfg, haproxyConfig({ port, ports: o.ports, nbthread: o.nbthread, maxconn }));
-  const proc = sup.start(`haproxy nbthread ${o.nbthread}`, o.haproxy, ['-f', cfg, '-db'], {
+  writeFileSync(cfg, haproxyConfig({ port, ports: o.ports, nbthread: o.nbthread, maxconn, splice: o.splice }));
+  const mode = `nbthread ${o.nbthread}${o.splice ? ', splice-auto' : ''}`;
+  const proc = sup.start(`haproxy ${mode}`, o.haproxy, ['-f', cfg, '-db'], {
     nofile: 2 * maxconn + 1024,
     lifetimeMs: o.budget.lifetimeMs,
   });
   await waitUntilRouting(port, 10_000, deadMessage(proc));
-  return { name: 'haproxy', proc, port, mode: `nbthread ${o.nbthread}` };
+  return { name: o.splice ? 'haproxy-splice' : 'haproxy', proc, port, mode };
 }

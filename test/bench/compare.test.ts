@@ -16,6 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { makeTempDir, requireTools } from '../helpers/interop.js';
+import { loadAddon } from '../../src/native/addon.js';
 
 const CLI = fileURLToPath(new URL('../../bench/compare/cli.js', import.meta.url));
 
@@ -25,6 +26,7 @@ interface Figure {
   direct: number | null;
   portplex: number | null;
   haproxy: number | null;
+  haproxySplice: number | null;
   derived: boolean;
 }
 
@@ -84,12 +86,16 @@ test('npm run bench --quick: every connection routed and answered under load, ev
     versions: Record<string, string | null>;
     machine: { cores: number };
     figures: Figure[];
+    pairings: { pairing: string; portplex: string; haproxy: string; haproxySplice: string }[];
     samples: { rates: RateSample[]; rss: { target: string; connections: number; perConnection: number }[]; parser: { parses: number } | null };
   };
   assert.deepEqual(report.failures, [], said);
   assert.equal(report.ok, true);
   assert.match(report.commit, /^[0-9a-f]{40}$/);
   assert.match(report.versions.haproxy ?? '', /HAProxy version/);
+  // The data plane the bench says portplex ran is the one that runs here by default.
+  const plane = loadAddon().ok ? 'native' : 'js';
+  assert.deepEqual(report.pairings, [{ pairing: 'dual', portplex: `--workers 2, ${plane} data plane`, haproxy: 'nbthread 2', haproxySplice: 'nbthread 2, splice-auto' }]);
   assert.ok(report.machine.cores >= 1);
   assert.equal(readdirSync(out).filter((n) => /^\d{4}-\d\d-\d\dT.*\.json$/.test(n)).length, 1, 'a timestamped copy beside latest.json');
 
@@ -101,7 +107,7 @@ test('npm run bench --quick: every connection routed and answered under load, ev
     const f = report.figures.find((x) => x.pairing === 'dual' && x.id === id);
     assert.ok(f, `figure ${id} missing`);
     if (f.derived) continue;
-    for (const who of ['portplex', 'haproxy'] as const) assert.ok(Number.isFinite(f[who]) && (id.startsWith('rss') || f[who]! > 0), `${id}: ${who} = ${f[who]}`);
+    for (const who of ['portplex', 'haproxy', 'haproxySplice'] as const) assert.ok(Number.isFinite(f[who]) && (id.startsWith('rss') || f[who]! > 0), `${id}: ${who} = ${f[who]}`);
     if (!id.startsWith('rss') && !id.startsWith('cpu')) assert.ok(Number.isFinite(f.direct) && f.direct! > 0, `${id}: direct = ${f.direct}`);
   }
   const parser = report.figures.find((x) => x.id === 'parser');
@@ -124,12 +130,12 @@ test('npm run bench --quick: every connection routed and answered under load, ev
       assert.equal(s.detail.errors! + s.detail.bad!, 0, `${where}: errors`);
     }
   }
-  for (const target of ['direct', 'portplex', 'haproxy']) {
+  for (const target of ['direct', 'portplex', 'haproxy', 'haproxy-splice']) {
     for (const figure of ['conns-http', 'conns-tls', 'bulk-1', 'bulk-n']) {
       assert.ok(report.samples.rates.some((s) => s.target === target && s.figure === figure && s.round === 1), `${figure} -> ${target} not measured`);
     }
   }
-  for (const target of ['portplex', 'haproxy']) {
+  for (const target of ['portplex', 'haproxy', 'haproxy-splice']) {
     const r = report.samples.rss.find((x) => x.target === target);
     assert.equal(r?.connections, 200, `${target}: every held connection answered`);
   }
