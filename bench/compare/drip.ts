@@ -14,6 +14,7 @@
  *    backend has every byte. portplex's CPU (from /proc, 10 ms ticks) per connection: this
  *    includes what the kernel and Node cost per segment.
  */
+import type { DataplaneAsk } from './options.js';
 import { once } from 'node:events';
 import { writeFileSync } from 'node:fs';
 import { connect, createServer, type AddressInfo, type Socket } from 'node:net';
@@ -134,7 +135,7 @@ async function drip(port: number, head: Buffer): Promise<Socket> {
 const PACE_US = 50;
 
 /** portplex over TCP: CPU of its process per dripped connection, `rounds` rounds of `perRound` connections. */
-async function measureTcp(sup: Supervisor, budget: Budget, head: Buffer, o: { perRound: number; rounds: number }, failures: string[]): Promise<number[]> {
+async function measureTcp(sup: Supervisor, budget: Budget, head: Buffer, o: { perRound: number; rounds: number; dataplane: DataplaneAsk }, failures: string[]): Promise<number[]> {
   // The backend: answers a request once its whole head is in (what waitUntilRouting checks), and
   // reports how many bytes a dripped head arrived with.
   const arrived: ((n: number) => void)[] = [];
@@ -161,7 +162,7 @@ async function measureTcp(sup: Supervisor, budget: Budget, head: Buffer, o: { pe
       rules,
       `# written by bench/compare (npm run bench -- --only drip)\nlisteners:\n  - bind: "127.0.0.1:${port}"\ninspect: { timeout: 60s }\nlog: { level: warn }\nlimits: { per_ip: { connections: 0, inspecting: 0, rate: 0 } }\nbackends:\n  http: { servers: ["127.0.0.1:${(backend.address() as AddressInfo).port}"] }\nroutes:\n  - { name: tls, when: { protocol: tls }, to: http }\n  - { name: http, when: { protocol: http }, to: http }\n`,
     );
-    const proc = sup.start('portplex (slow drip)', process.execPath, [join(REPO_ROOT, 'dist/src/cli.js'), 'run', '--rules', rules, '--workers', '0', '--log-format', 'json', '--no-watch', '--drain-timeout', '1s', ...(process.getuid?.() === 0 ? ['--allow-root'] : [])], { lifetimeMs: budget.lifetimeMs });
+    const proc = sup.start('portplex (slow drip)', process.execPath, [join(REPO_ROOT, 'dist/src/cli.js'), 'run', '--rules', rules, '--workers', '0', '--log-format', 'json', '--no-watch', '--drain-timeout', '1s', '--dataplane', o.dataplane, ...(process.getuid?.() === 0 ? ['--allow-root'] : [])], { lifetimeMs: budget.lifetimeMs });
     await waitUntilRouting(port, 20_000, () => (proc.exit() === undefined ? undefined : `portplex exited: ${proc.output()}`), ['http']);
     const one = async (): Promise<void> => {
       const done = new Promise<number>((r) => arrived.push(r));
@@ -184,9 +185,9 @@ async function measureTcp(sup: Supervisor, budget: Budget, head: Buffer, o: { pe
   }
 }
 
-export async function measureDrip(sup: Supervisor, budget: Budget, o: { quick: boolean; rounds: number; headBytes?: number }, failures: string[]): Promise<DripResult> {
+export async function measureDrip(sup: Supervisor, budget: Budget, o: { quick: boolean; rounds: number; dataplane: DataplaneAsk; headBytes?: number }, failures: string[]): Promise<DripResult> {
   const head = dripHead(o.headBytes);
   const inspector = measureInspector(head, { warmup: o.quick ? 3 : 10, perRound: o.quick ? 3 : 10, rounds: o.rounds }, failures);
-  const tcpUs = await measureTcp(sup, budget, head, { perRound: o.quick ? 1 : 2, rounds: o.rounds }, failures);
+  const tcpUs = await measureTcp(sup, budget, head, { perRound: o.quick ? 1 : 2, rounds: o.rounds, dataplane: o.dataplane }, failures);
   return { headBytes: head.length, inspectorUs: inspector.us, readsPerByte: inspector.readsPerByte, tcpUs };
 }

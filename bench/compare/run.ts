@@ -67,7 +67,7 @@ export async function runBench(o: {
   }
   if (has('drip')) {
     log(`drip: a 15 KB HTTP head one byte per segment: the inspector alone, then portplex over TCP (${opts.rounds} round(s))`);
-    data.drip = await measureDrip(sup, o.budget, { quick: opts.quick, rounds: opts.rounds }, failures);
+    data.drip = await measureDrip(sup, o.budget, { quick: opts.quick, rounds: opts.rounds, dataplane: opts.dataplane }, failures);
     const us = (xs: number[]): string => xs.map((x) => Math.round(x).toLocaleString('en-US')).join(', ');
     log(`drip: inspector ${us(data.drip.inspectorUs)} µs/conn, ${data.drip.readsPerByte.toFixed(1)} reads per byte; TCP ${us(data.drip.tcpUs)} µs/conn`);
   }

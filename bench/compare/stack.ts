@@ -119,7 +119,9 @@ export async function startHaproxy(sup: Supervisor, o: { haproxy: string; nbthre
   writeFileSync(cfg, haproxyConfig({ port, ports: o.ports, nbthread: o.nbthread, maxconn, splice: o.splice }));
   const mode = `nbthread ${o.nbthread}${o.splice ? ', splice-auto' : ''}`;
   const proc = sup.start(`haproxy ${mode}`, o.haproxy, ['-f', cfg, '-db'], {
-    nofile: 2 * maxconn + 1024,
+    // HAProxy sizes its descriptors itself and refuses to start below that: two per connection,
+    // and with splice two per pipe (maxpipes defaults to maxconn/4).
+    nofile: (o.splice ? 3 : 2) * maxconn + 1024,
     lifetimeMs: o.budget.lifetimeMs,
   });
   await waitUntilRouting(port, 10_000, deadMessage(proc));
