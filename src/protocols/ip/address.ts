@@ -8,22 +8,30 @@
 
 /** Dotted-quad IPv4 (RFC 3986 §3.2.2 IPv4address: decimal octets 0-255, no leading zeros) to 4 bytes. */
 export function parseIPv4(text: string): Uint8Array | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
+  // One pass over the characters, no split: this runs for every connection's PROXY header.
+  if (text.length < 7 || text.length > 15) return undefined;
   const out = new Uint8Array(4);
-  for (let k = 0; k < 4; k++) {
-    const p = parts[k]!;
-    if (p.length < 1 || p.length > 3 || (p.length > 1 && p.charCodeAt(0) === 0x30)) return undefined;
-    let v = 0;
-    for (let j = 0; j < p.length; j++) {
-      const c = p.charCodeAt(j);
-      if (c < 0x30 || c > 0x39) return undefined;
-      v = v * 10 + (c - 0x30);
+  let k = 0;
+  let v = 0;
+  let digits = 0;
+  let leadingZero = false;
+  for (let j = 0; j <= text.length; j++) {
+    const c = j === text.length ? 0x2e : text.charCodeAt(j);
+    if (c === 0x2e) {
+      if (digits === 0 || k > 3) return undefined;
+      out[k++] = v;
+      v = 0;
+      digits = 0;
+      continue;
     }
+    if (c < 0x30 || c > 0x39) return undefined;
+    if (digits === 0) leadingZero = c === 0x30;
+    else if (leadingZero) return undefined;
+    if (++digits > 3) return undefined;
+    v = v * 10 + (c - 0x30);
     if (v > 255) return undefined;
-    out[k] = v;
   }
-  return out;
+  return k === 4 ? out : undefined;
 }
 
 /** Groups of one side of "::" (RFC 4291 §2.2); an embedded dotted IPv4 may end the address. */
