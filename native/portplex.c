@@ -1025,6 +1025,23 @@ static void throw_errno(napi_env env, int e, const char *what) {
 
 /* A numeric IPv4 or IPv6 address (with %scope) and a port; no name lookups here. */
 static int numeric_address(const char *host, uint32_t port, struct sockaddr_storage *out, socklen_t *len) {
+  /* inet_pton first: it runs once per backend connect, and getaddrinfo costs several microseconds
+     even for a literal. Only a scoped IPv6 address (fe80::1%eth0) needs getaddrinfo. */
+  memset(out, 0, sizeof *out);
+  struct sockaddr_in *v4 = (struct sockaddr_in *)out;
+  if (inet_pton(AF_INET, host, &v4->sin_addr) == 1) {
+    v4->sin_family = AF_INET;
+    v4->sin_port = htons((uint16_t)port);
+    *len = sizeof *v4;
+    return 0;
+  }
+  struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)out;
+  if (inet_pton(AF_INET6, host, &v6->sin6_addr) == 1) {
+    v6->sin6_family = AF_INET6;
+    v6->sin6_port = htons((uint16_t)port);
+    *len = sizeof *v6;
+    return 0;
+  }
   struct addrinfo hints, *res = NULL;
   memset(&hints, 0, sizeof hints);
   hints.ai_flags = AI_NUMERICHOST | AI_NUMERICSERV;
@@ -1039,6 +1056,25 @@ static int numeric_address(const char *host, uint32_t port, struct sockaddr_stor
   memcpy(out, res->ai_addr, res->ai_addrlen);
   *len = res->ai_addrlen;
   freeaddrinfo(res);
+  return 0;
+}
+
+/*
+ * Transparent mode: the backend socket takes the client's address as its source (HAProxy's
+ * `usesrc clientip`). IP_TRANSPARENT / IPV6_TRANSPARENT (ip(7), ipv6(7); CAP_NET_ADMIN) let it bind
+ * an address that is not local; IP_BIND_ADDRESS_NO_PORT leaves the port to connect(), which picks
+ * one unique for the 4-tuple instead of reserving one per source address at bind. Returns 0 or
+ * an errno (EAFNOSUPPORT: the client's family is not the server's).
+ */
+static int bind_transparent(int fd, int family, const char *source) {
+  struct sockaddr_storage src;
+  socklen_t slen;
+  if (numeric_address(source, 0, &src, &slen) != 0) return EINVAL;
+  if (src.ss_family != family) return EAFNOSUPPORT;
+  int r = family == AF_INET6 ? set_int_opt(fd, SOL_IPV6, IPV6_TRANSPARENT, 1) : set_int_opt(fd, SOL_IP, IP_TRANSPARENT, 1);
+  if (r != 0) return errno;
+  (void)set_int_opt(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, 1); /* an older kernel binds a port: still correct */
+  if (bind(fd, (struct sockaddr *)&src, slen) != 0) return errno;
   return 0;
 }
 
@@ -1255,14 +1291,15 @@ static void defer_connect_report(conn_t *c, int err) {
 }
 
 static napi_value js_connect(napi_env env, napi_callback_info info) {
-  napi_value argv[5];
+  napi_value argv[6];
   char host[INET6_ADDRSTRLEN + 64];
+  char source[INET6_ADDRSTRLEN + 64];
   uint32_t port, timeout_ms, keepalive_ms;
-  if (!get_args(env, info, 5, argv)) return NULL;
+  if (!get_args(env, info, 6, argv)) return NULL;
   conn_t *c = conn_arg(env, argv[0]);
   if (c == NULL) return undefined_value(env);
   if (!get_string(env, argv[1], host, sizeof host) || !get_u32(env, argv[2], 65535, &port) || !get_u32(env, argv[3], 0x7fffffff, &timeout_ms) ||
-      !get_u32(env, argv[4], 0x7fffffff, &keepalive_ms))
+      !get_u32(env, argv[4], 0x7fffffff, &keepalive_ms) || !get_string(env, argv[5], source, sizeof source))
     return NULL;
   if (c->state != S_INSPECT && c->state != S_PAUSED) {
     napi_throw_error(env, "PORTPLEX_ERR_NATIVE_ARGS", "portplex addon: connect() while a backend is already connecting or connected");
@@ -1286,6 +1323,14 @@ static napi_value js_connect(napi_env env, napi_callback_info info) {
     int idle = (int)(keepalive_ms / 1000 > 0 ? keepalive_ms / 1000 : 1);
     (void)set_int_opt(fd, SOL_SOCKET, SO_KEEPALIVE, 1);
     (void)set_int_opt(fd, IPPROTO_TCP, TCP_KEEPIDLE, idle);
+  }
+  if (source[0] != '\0') {
+    int e = bind_transparent(fd, addr.ss_family, source);
+    if (e != 0) {
+      close_socket(&fd);
+      defer_connect_report(c, e);
+      return undefined_value(env);
+    }
   }
   int r = connect(fd, (struct sockaddr *)&addr, len);
   if (r != 0 && errno != EINPROGRESS && errno != EINTR) {

@@ -15,6 +15,7 @@ import { loadAddon } from './native/addon.js';
 import { chooseDataplane, dataplaneRequest, portZeroListener, type Dataplane, type DataplaneChoice } from './native/choose.js';
 import { NativePlane } from './native/plane.js';
 import { PortplexError } from './errors.js';
+import { hasNetAdmin, transparentRefusal } from './transparent/requirements.js';
 import type { ConnectionObserver } from './observe/connection-record.js';
 import type { Logger } from './observe/logger.js';
 import type { MetricsSources } from './observe/metrics.js';
@@ -113,6 +114,8 @@ export async function startPortplex(initial: RulesConfig, log: Logger, opts: Sta
   const bound = new TransportListeners(flows, serveUdp, plane);
   try {
     if (!choice.ok) throw new PortplexError('PORTPLEX_ERR_DATAPLANE_UNAVAILABLE', choice.message);
+    const transparent = transparentRefusal(rules, { dataplane: plane === undefined ? 'js' : 'native', netAdmin: hasNetAdmin() });
+    if (transparent !== undefined) throw new PortplexError('PORTPLEX_ERR_TRANSPARENT', transparent);
     const staged = await bound.stage(rules, current);
     try {
       await opts.afterBind?.();
@@ -129,6 +132,8 @@ export async function startPortplex(initial: RulesConfig, log: Logger, opts: Sta
   let reloading: Promise<unknown> = Promise.resolve();
 
   const reload = async (next: RulesConfig): Promise<ReloadOutcome> => {
+    const transparent = transparentRefusal(next, { dataplane: plane === undefined ? 'js' : 'native', netAdmin: hasNetAdmin() });
+    if (transparent !== undefined) return { ok: false, error: `PORTPLEX_ERR_TRANSPARENT: ${transparent}`, added: [], removed: [], kept: [] };
     // Each native worker would bind a port 0 listener to a port of its own (see chooseDataplane).
     const zero = plane === undefined ? undefined : portZeroListener(next, processes);
     if (zero !== undefined) {

@@ -10,6 +10,7 @@ import { preflight, systemHostFacts } from './supervisor/preflight.js';
 import { run } from './supervisor/run.js';
 import { DATAPLANE_ASKS, isDataplaneAsk } from './native/choose.js';
 import { defaultWorkerCount } from './supervisor/worker-count.js';
+import { transparentSetup } from './transparent/setup-cli.js';
 import { explainBytes, explainConnection, formatExplanation, type ExplainOptions } from './tools/explain/explain-cli.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
@@ -95,6 +96,33 @@ program
       process.exit(2);
     }
     process.stdout.write(`${file}: OK — ${r.listeners.length} listener(s), ${r.backends.size} backend(s), ${r.routes.length} route(s)${r.defaultBackend ? `, default ${r.defaultBackend}` : ''}\n`);
+  });
+
+const transparent = program.command('transparent').description('transparent mode: servers see the client\'s address as the source of the connection');
+transparent
+  .command('setup')
+  .description('print the nftables and policy-routing rules that bring transparent servers\' answers back to portplex; --apply applies them (idempotent), --remove removes them')
+  .option('-r, --rules <path>', 'rule file or directory', DEFAULT_RULES)
+  .option('--apply', 'apply the rules (root or CAP_NET_ADMIN; safe to repeat)')
+  .option('--remove', 'remove what --apply added')
+  .option('--mark <n>', 'firewall mark of the answers', '0x1')
+  .option('--table <n>', 'routing table the marked answers look up', '100')
+  .action((opts: { rules: string; apply?: boolean; remove?: boolean; mark: string; table: string }) => {
+    const mark = Number(opts.mark);
+    const table = Number(opts.table);
+    if (!Number.isInteger(mark) || mark < 1 || mark > 0xffffffff) {
+      process.stderr.write(`portplex transparent setup: --mark "${opts.mark}": expected a number from 1 to 0xffffffff\n`);
+      process.exit(2);
+    }
+    if (!Number.isInteger(table) || table < 1 || table > 0xfffffffe || table === 253 || table === 254 || table === 255) {
+      process.stderr.write(`portplex transparent setup: --table "${opts.table}": expected a routing table number from 1 to 4294967294, not 253-255 (default, main, local)\n`);
+      process.exit(2);
+    }
+    if (opts.apply === true && opts.remove === true) {
+      process.stderr.write('portplex transparent setup: --apply and --remove together: choose one\n');
+      process.exit(2);
+    }
+    process.exit(transparentSetup({ rules: opts.rules, apply: opts.apply === true, remove: opts.remove === true, mark, table }));
   });
 
 program

@@ -17,6 +17,8 @@ export const ERROR_CODES = {
   PORTPLEX_ERR_PROXY_HEADER_TOO_LARGE: 'The outgoing PROXY v2 header would exceed 65535 bytes: send fewer TLVs.',
   PORTPLEX_ERR_ROOT: 'Started as root without a user to switch to (or the switch failed, or after it admin.token_file can no longer be read): set `user:`/`group:` in the rules (or --user/--group) and make the token file readable by that user, or pass --allow-root if running as root is intended.',
   PORTPLEX_ERR_DATAPLANE_UNAVAILABLE: 'The native data plane was asked for (--dataplane native, PORTPLEX_DATAPLANE=native or dataplane: native) and cannot run here: build it (npm run build:native needs g++, make and python3), or ask for js or auto.',
+  PORTPLEX_ERR_TRANSPARENT: 'A backend or server has `transparent: true` and this process cannot open connections from the client\'s address: it needs the native data plane and CAP_NET_ADMIN, kept after any switch of user. The message says which is missing and how to grant it.',
+  PORTPLEX_ERR_TRANSPARENT_SETUP: 'A command of `portplex transparent setup --apply` or `--remove` failed: they need root (or CAP_NET_ADMIN), nft (Debian: nftables), ip (iproute2) and sysctl (procps); the message names the command and what it said.',
   PORTPLEX_ERR_DEMO: 'A built-in demo service could not start: free its port or remove it from the `demo:` section.',
   PORTPLEX_ERR_ADMIN_INTERNAL: 'The admin endpoint hit an unexpected error while answering a request: that request got a 500 (or its connection was closed) and the process kept running. Report it with the log line (stage, err).',
 } as const;

@@ -8,7 +8,7 @@ import type { Socket } from 'node:net';
 import type { BackendConfig, ServerConfig } from '../config/types.js';
 import type { Logger } from '../observe/logger.js';
 import { pickServer } from './balance.js';
-import { socketDialer, type Dialer } from './dial.js';
+import { isTransparentSetupError, socketDialer, type Dialer } from './dial.js';
 import type { BackendSnapshot } from '../observe/snapshots.js';
 import { ServerState } from './server-state.js';
 
@@ -76,6 +76,7 @@ export class BackendPool {
           noDelay: this.config.noDelay,
           keepAliveMs: this.config.keepAliveMs,
           onOptionError: (option, e) => this.log?.warn({ backend: this.config.name, server: server.config.address, option, err: String(e) }, 'socket option not applied'),
+          ...(server.config.transparent ? { transparentSource: clientAddress } : {}),
         },
         (r) => {
           if (r.ok) {
@@ -148,7 +149,7 @@ export class BackendPool {
   private connectFailed(server: ServerState, error: string): void {
     server.failedConnects++;
     // Out of descriptors or buffers here is our problem, not the server's: no passive strike.
-    if (LOCAL_ERRORS.has(error)) return;
+    if (LOCAL_ERRORS.has(error) || isTransparentSetupError(error)) return;
     server.consecutiveConnectFailures++;
     const limit = this.config.passive.failures;
     if (limit > 0 && server.consecutiveConnectFailures >= limit && server.status === 'up') {

@@ -9,8 +9,8 @@ import { TRANSPORTS, type Balance, type BackendConfig, type HealthCheckType, typ
 import { formatHostPort, parseHostPort } from './units.js';
 import { compilePattern } from './rule-pattern.js';
 
-export const BACKEND_KEYS = ['servers', 'transport', 'send_proxy', 'connect_timeout', 'proxy_v2', 'balance', 'retries', 'health', 'passive', 'keepalive', 'nodelay'] as const;
-export const SERVER_KEYS = ['address', 'backup', 'weight', 'max_connections', 'send_proxy'] as const;
+export const BACKEND_KEYS = ['servers', 'transport', 'send_proxy', 'connect_timeout', 'proxy_v2', 'balance', 'retries', 'health', 'passive', 'keepalive', 'nodelay', 'transparent'] as const;
+export const SERVER_KEYS = ['address', 'backup', 'weight', 'max_connections', 'send_proxy', 'transparent'] as const;
 export const HEALTH_KEYS = ['type', 'interval', 'timeout', 'rise', 'fall', 'send_proxy', 'sni', 'alpn', 'send', 'send_hex', 'expect', 'expect_hex', 'expect_regex'] as const;
 export const SEND_PROXY: readonly SendProxy[] = ['off', 'v1', 'v2'];
 export const BALANCES: readonly Balance[] = ['roundrobin', 'leastconn', 'source', 'first'];
@@ -19,7 +19,7 @@ export const PASSIVE_KEYS = ['failures', 'cooldown'] as const;
 export const PROXY_V2_KEYS = ['authority', 'alpn', 'unique_id', 'crc32c', 'pass_tlvs', 'datagrams'] as const;
 export const PROXY_V2_DATAGRAMS: readonly ProxyV2Options['datagrams'][] = ['first', 'every'];
 /** Keys about TCP connections: a UDP backend has no connect, no keep-alive and no health check. */
-const TCP_ONLY_BACKEND_KEYS = ['connect_timeout', 'retries', 'health', 'passive', 'keepalive', 'nodelay'] as const;
+const TCP_ONLY_BACKEND_KEYS = ['connect_timeout', 'retries', 'health', 'passive', 'keepalive', 'nodelay', 'transparent'] as const;
 
 export function compileBackends(r: NodeReader, node: Node | null): Map<string, BackendConfig> {
   const out = new Map<string, BackendConfig>();
@@ -41,7 +41,10 @@ export function compileBackends(r: NodeReader, node: Node | null): Map<string, B
     const sendProxy: SendProxy = sp !== undefined ? (r.oneOf(sp, `${what}.send_proxy`, SEND_PROXY) ?? 'off') : 'off';
     const ct = get('connect_timeout');
     const connectTimeoutMs = ct !== undefined ? (r.duration(ct, `${what}.connect_timeout`, 1, 600_000) ?? 0) : DEFAULTS.connectTimeoutMs;
-    const servers = compileServers(r, b.has('servers') ? b.get('servers')!.value : undefined, value, what, sendProxy);
+    const tp = get('transparent');
+    const transparent = tp !== undefined ? (r.boolean(tp, `${what}.transparent`) ?? false) : false;
+    const servers = compileServers(r, b.has('servers') ? b.get('servers')!.value : undefined, value, what, sendProxy, transparent);
+    if (transport === 'udp') for (const [i, s] of servers.entries()) if (s.transparent && !transparent) r.error(value, `${what}.servers[${i}].transparent applies to TCP backends only`);
     const v2E = b.get('proxy_v2');
     const proxyV2 = v2E ? compileProxyV2(r, v2E.value, `${what}.proxy_v2`, transport) : DEFAULT_PROXY_V2;
     if (v2E && sendProxy !== 'v2' && !servers.some((s) => s.sendProxy === 'v2')) r.error(v2E.key, `${what}.proxy_v2 applies only with send_proxy: v2`);
@@ -66,7 +69,7 @@ export function compileBackends(r: NodeReader, node: Node | null): Map<string, B
   return out;
 }
 
-function compileServers(r: NodeReader, node: Node | null | undefined, parent: Node | null, what: string, backendSendProxy: SendProxy): ServerConfig[] {
+function compileServers(r: NodeReader, node: Node | null | undefined, parent: Node | null, what: string, backendSendProxy: SendProxy, backendTransparent: boolean): ServerConfig[] {
   const servers: ServerConfig[] = [];
   if (node === undefined) {
     r.error(parent, `${what} needs servers: ["host:port", ...]`);
@@ -81,6 +84,7 @@ function compileServers(r: NodeReader, node: Node | null | undefined, parent: No
     let weight = 1;
     let maxConnections = 0;
     let sendProxy = backendSendProxy;
+    let transparent = backendTransparent;
     if (r.isMap(s)) {
       const sm = r.map(s, sw, SERVER_KEYS);
       if (!sm?.has('address')) {
@@ -96,12 +100,14 @@ function compileServers(r: NodeReader, node: Node | null | undefined, parent: No
       if (mc) maxConnections = r.int(mc.value, `${sw}.max_connections`, 0, 1_000_000) ?? 0;
       const sp = sm.get('send_proxy');
       if (sp) sendProxy = r.oneOf(sp.value, `${sw}.send_proxy`, SEND_PROXY) ?? sendProxy;
+      const tp = sm.get('transparent');
+      if (tp) transparent = r.boolean(tp.value, `${sw}.transparent`) ?? transparent;
     }
     const text = r.string(addrNode, `${sw}.address`);
     if (text === undefined) continue;
     const hp = parseHostPort(text, { allowEmptyHost: false });
     if (typeof hp === 'string') r.error(addrNode, `${sw}: ${hp}`);
-    else servers.push({ ...hp, address: formatHostPort(hp), backup, weight, maxConnections, sendProxy });
+    else servers.push({ ...hp, address: formatHostPort(hp), backup, weight, maxConnections, sendProxy, transparent });
   }
   if (servers.length > 0 && servers.every((s) => s.backup)) r.error(node, `${what}: every server is a backup; mark at least one as primary`);
   return servers;

@@ -68,6 +68,12 @@ export interface ServerConfig extends HostPort {
   readonly maxConnections: number;
   /** This server's PROXY header: its own `send_proxy`, else the backend's. */
   readonly sendProxy: SendProxy;
+  /**
+   * Transparent mode: connections to this server take the client's address (after any trusted
+   * inbound PROXY header) as their source, so a server that cannot read a PROXY header sees it.
+   * Its own `transparent`, else the backend's; native data plane and CAP_NET_ADMIN only.
+   */
+  readonly transparent: boolean;
 }
 
 export type Balance = 'roundrobin' | 'leastconn' | 'source' | 'first';

@@ -65,8 +65,12 @@ export interface NativeAddon {
   closeListener(listener: number): void;
   /** Stops reading the client (the route is decided; bytes wait in the kernel for the relay). */
   pauseClient(conn: number): void;
-  /** A non-blocking connect to an IP literal with a timeout; `connected` reports once. keepAliveMs 0: no keepalive. */
-  connect(conn: number, address: string, port: number, timeoutMs: number, keepAliveMs: number): void;
+  /**
+   * A non-blocking connect to an IP literal with a timeout; `connected` reports once. keepAliveMs
+   * 0: no keepalive. `source` non-empty: transparent mode, bound to that (client) address first
+   * (IP_TRANSPARENT; EPERM without CAP_NET_ADMIN, EAFNOSUPPORT when its family is not the server's).
+   */
+  connect(conn: number, address: string, port: number, timeoutMs: number, keepAliveMs: number, source: string): void;
   /** Abandons a connect under way (no `connected` report follows). */
   abortConnect(conn: number): void;
   /**

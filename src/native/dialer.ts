@@ -5,7 +5,7 @@
  */
 import { lookup } from 'node:dns';
 import { isIP } from 'node:net';
-import { connectTimeoutError, type Dialer } from '../backends/dial.js';
+import { connectTimeoutError, transparentFamilyError, type Dialer } from '../backends/dial.js';
 import type { NativePlane } from './plane.js';
 
 /** The backend side of native connection `conn` (what a Dialer's link is on this plane). */
@@ -39,11 +39,19 @@ export function nativeDialer(plane: NativePlane, conn: number, slot: ConnectSlot
       slot.onConnected = (errno) => {
         slot.onConnected = undefined;
         if (errno === 0) return settle({ ok: true, link, onClose: (fn) => void slot.backendClosed.push(fn) });
-        errors.push(errno === -1 ? connectTimeoutError(opts.timeoutMs) : plane.errnoName(errno));
+        errors.push(errno === -1 ? connectTimeoutError(opts.timeoutMs) : errnoText(plane.errnoName(errno), opts.transparentSource !== undefined));
         if (errno === -1) return settle({ ok: false, error: errors[errors.length - 1]! });
         attempt(addresses, i + 1);
       };
-      plane.addon.connect(conn, address, server.port, left, opts.keepAliveMs ?? 0);
+      const source = opts.transparentSource;
+      if (source !== undefined) {
+        const [from, to] = [isIP(source), isIP(address)];
+        if (from !== to) {
+          errors.push(transparentFamilyError(from === 6 ? 6 : 4, to === 6 ? 6 : 4));
+          return attempt(addresses, i + 1);
+        }
+      }
+      plane.addon.connect(conn, address, server.port, left, opts.keepAliveMs ?? 0, source ?? '');
     };
     if (isIP(server.host) !== 0) attempt([server.host], 0);
     else
@@ -61,4 +69,9 @@ export function nativeDialer(plane: NativePlane, conn: number, slot: ConnectSlot
       settle({ ok: false, error: 'aborted' });
     };
   };
+}
+
+/** EPERM on a transparent connect is the missing capability: say which. */
+function errnoText(name: string, transparent: boolean): string {
+  return transparent && name === 'EPERM' ? 'EPERM (transparent: IP_TRANSPARENT needs CAP_NET_ADMIN)' : name;
 }

@@ -16,6 +16,8 @@ import type { HostPort, RulesConfig, SourcePos } from '../config/types.js';
 import { formatHostPort } from '../config/units.js';
 import type { ErrorCode } from '../errors.js';
 import { planPrivileges, primaryGroupOf } from './privileges.js';
+import { hasNetAdmin, transparentServers } from '../transparent/requirements.js';
+import { loadAddon } from '../native/addon.js';
 
 /** The machine as `run` would meet it; each answer undefined when it cannot be told without trying. */
 export interface HostFacts {
@@ -31,6 +33,10 @@ export interface HostFacts {
   isLocalAddress(address: string): boolean | undefined;
   /** Whether a host name resolves (getaddrinfo, as listen does). */
   hostResolves(name: string): boolean | undefined;
+  /** CAP_NET_ADMIN in this process's effective set (transparent mode). */
+  readonly netAdmin?: boolean | undefined;
+  /** Why the native data plane cannot run here, or undefined when it can (transparent mode needs it). */
+  readonly nativeUnavailable?: string | undefined;
 }
 
 export interface CodedIssue extends ConfigIssue {
@@ -88,7 +94,23 @@ export function preflight(rules: RulesConfig, facts: HostFacts): Preflight {
       });
     }
   }
+  warnings.push(...transparentWarnings(rules, facts));
   return { errors, warnings };
+}
+
+/** Transparent servers `run` started the same way would refuse (PORTPLEX_ERR_TRANSPARENT). */
+function transparentWarnings(rules: RulesConfig, facts: HostFacts): ConfigIssue[] {
+  const servers = transparentServers(rules);
+  if (servers.length === 0) return [];
+  const pos = rules.backends.get(servers[0]!.backend)?.pos ?? { file: rules.files[0] ?? '', line: 1, col: 1 };
+  const which = `backend "${servers[0]!.backend}" server ${servers[0]!.server.address}${servers.length > 1 ? ` (and ${servers.length - 1} more)` : ''} is transparent`;
+  const out: ConfigIssue[] = [];
+  if (facts.nativeUnavailable !== undefined) out.push({ ...pos, message: `${which}: transparent mode needs the native data plane, which cannot run here (${facts.nativeUnavailable}), so \`run\` here refuses to start (PORTPLEX_ERR_TRANSPARENT)` });
+  if (rules.dataplane === 'js') out.push({ ...pos, message: `${which}, but \`dataplane: js\` asks for node:net, which cannot set IP_TRANSPARENT: \`run\` refuses to start unless --dataplane native overrides it` });
+  if (facts.netAdmin === false && facts.uid !== 0) out.push({ ...pos, message: `${which}: IP_TRANSPARENT needs CAP_NET_ADMIN, which this process (uid ${facts.uid ?? '?'}) does not have, so \`run\` started the same way is refused. Run as root, or grant it (systemd AmbientCapabilities=CAP_NET_BIND_SERVICE CAP_NET_ADMIN)` });
+  if (rules.user !== undefined) out.push({ ...(rules.userPos ?? pos), message: `${which}, and \`user: ${rules.user}\` switches user after binding, which drops CAP_NET_ADMIN: \`run\` started as root refuses to start. Start it as that user with the capability granted (systemd AmbientCapabilities=CAP_NET_BIND_SERVICE CAP_NET_ADMIN) and no user:` });
+  out.push({ ...pos, message: `${which}: answers to the client's address must come back through portplex; \`portplex transparent setup\` prints the nftables and policy-routing rules that do it (and applies them with --apply)` });
+  return out;
 }
 
 function sites(rules: RulesConfig): Site[] {
@@ -141,7 +163,10 @@ export function systemHostFacts(): HostFacts {
       else local.addAddress(a.address.split('%')[0]!, family);
     }
   }
+  const addon = loadAddon();
   return {
+    netAdmin: hasNetAdmin(),
+    nativeUnavailable: addon.ok ? undefined : addon.reason,
     uid: process.getuid?.(),
     primaryGroupOf: (user) => primaryGroupOf(user),
     userExists: (name) => (primaryGroupOf(name) !== undefined ? true : getent('passwd', name)),

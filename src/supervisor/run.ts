@@ -18,6 +18,7 @@ import { planPrivileges } from './privileges.js';
 import { loadAddon } from '../native/addon.js';
 import { chooseDataplane, dataplaneRequest } from '../native/choose.js';
 import { Supervisor } from './supervisor.js';
+import { hasNetAdmin, transparentRefusal } from '../transparent/requirements.js';
 
 export interface RunOptions {
   readonly rules: string;
@@ -61,6 +62,8 @@ export async function run(opts: RunOptions): Promise<number> {
   // Chosen once here, so every worker runs the same one.
   const choice = chooseDataplane(asked, loadAddon, rules, { workers: Math.max(1, opts.workers) });
   if (!choice.ok) return fail('PORTPLEX_ERR_DATAPLANE_UNAVAILABLE', `PORTPLEX_ERR_DATAPLANE_UNAVAILABLE: ${choice.message}`, 1);
+  const transparent = transparentRefusal(rules, { dataplane: choice.dataplane, netAdmin: hasNetAdmin(), switchesTo: drop?.user });
+  if (transparent !== undefined) return fail('PORTPLEX_ERR_TRANSPARENT', `PORTPLEX_ERR_TRANSPARENT: ${transparent}`, 1);
   log.info({ dataplane: choice.dataplane, reason: choice.reason, asked: asked.ask, source: asked.source }, `data plane: ${choice.dataplane === 'native' ? 'native (the addon owns the TCP sockets)' : 'js (node:net owns the TCP sockets)'}`);
 
   // Metrics live where the connections are: in this process, or in each worker (collected on scrape).

@@ -6,7 +6,7 @@ import { pickServer } from '../../src/backends/balance.js';
 import { ServerState } from '../../src/backends/server-state.js';
 
 function servers(...weights: number[]): ServerState[] {
-  return weights.map((weight, i) => new ServerState({ host: '127.0.0.1', port: 1000 + i, address: `127.0.0.1:${1000 + i}`, backup: false, weight, maxConnections: 0, sendProxy: 'off' } satisfies ServerConfig));
+  return weights.map((weight, i) => new ServerState({ host: '127.0.0.1', port: 1000 + i, address: `127.0.0.1:${1000 + i}`, backup: false, weight, maxConnections: 0, sendProxy: 'off', transparent: false } satisfies ServerConfig));
 }
 
 function counts(picks: (ServerState | undefined)[]): number[] {

@@ -271,7 +271,7 @@ default: plain
     assert.ok(r.ok, r.ok ? '' : JSON.stringify(r.issues));
     const plain = r.rules.backends.get('plain')!;
     assert.deepEqual([plain.balance, plain.retries, plain.health, plain.passive, plain.keepAliveMs, plain.noDelay], ['roundrobin', 1, undefined, { failures: 3, cooldownMs: 10000 }, undefined, true]);
-    assert.deepEqual(plain.servers[0], { host: '127.0.0.1', port: 1, address: '127.0.0.1:1', backup: false, weight: 1, maxConnections: 0, sendProxy: 'off' });
+    assert.deepEqual(plain.servers[0], { host: '127.0.0.1', port: 1, address: '127.0.0.1:1', backup: false, weight: 1, maxConnections: 0, sendProxy: 'off', transparent: false });
     const full = r.rules.backends.get('full')!;
     assert.deepEqual([full.balance, full.retries, full.keepAliveMs, full.noDelay], ['leastconn', 2, 60000, false]);
     assert.deepEqual(full.servers.map((s) => [s.weight, s.maxConnections, s.sendProxy, s.backup]), [[3, 10, 'v2', false], [1, 0, 'v1', true]]);
@@ -280,6 +280,26 @@ default: plain
     assert.deepEqual(Buffer.from(h.send!).toString(), 'PING\r\n');
     assert.ok(h.expect?.kind === 'regex' && h.expect.regex.test('+PONG'));
     assert.deepEqual(full.passive, { failures: 5, cooldownMs: 60000 });
+  });
+
+  it("transparent: a backend's value is its servers' unless a server says otherwise; TCP only, a boolean", () => {
+    const r = compileRulesText(`listeners: ["127.0.0.1:0"]
+backends:
+  ssh: { transparent: true, servers: ["127.0.0.1:22", { address: "127.0.0.1:2222", transparent: false }] }
+  web: { servers: ["127.0.0.1:80", { address: "127.0.0.1:8080", transparent: true }] }
+default: ssh
+`, 'x.yaml');
+    assert.ok(r.ok, r.ok ? '' : JSON.stringify(r.issues));
+    assert.deepEqual(r.rules.backends.get('ssh')!.servers.map((s) => s.transparent), [true, false]);
+    assert.deepEqual(r.rules.backends.get('web')!.servers.map((s) => s.transparent), [false, true]);
+    const issues = issuesOf(`listeners: ["127.0.0.1:0"]
+backends:
+  a: { transparent: yes, servers: [{ address: "127.0.0.1:1", transparent: 1 }] }
+  d: { transport: udp, transparent: true, servers: ["127.0.0.1:53"] }
+default: a
+`);
+    const text = issues.map((i) => `${i.line}:${i.col} ${i.message}`).join('\n');
+    for (const re of [/^3:21 .*a\.transparent must be true or false/m, /^3:75 .*servers\[0\]\.transparent must be true or false/m, /^4:24 .*transparent applies to TCP backends only/m]) assert.match(text, re);
   });
 
   it('refuses bad backend keys where they stand', () => {

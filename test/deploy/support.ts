@@ -15,6 +15,23 @@ export function readRepoFile(rel: string): string {
   return readFileSync(join(REPO_ROOT, rel), 'utf8');
 }
 
+/** A systemd unit's section (e.g. Service) as key -> every value, in order (Exec*= lines may repeat). */
+export function unitSection(unitText: string, name: string): Map<string, string[]> {
+  const out = new Map<string, string[]>();
+  let current = '';
+  for (const raw of unitText.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const header = /^\[(.+)\]$/.exec(line);
+    if (header) current = header[1]!;
+    else if (current === name) {
+      const eq = line.indexOf('=');
+      out.set(line.slice(0, eq), [...(out.get(line.slice(0, eq)) ?? []), line.slice(eq + 1)]);
+    }
+  }
+  return out;
+}
+
 /** Every YAML document of a file, failing the test on any syntax error (with the position). */
 export function parseYamlDocs(text: string, file: string): unknown[] {
   const docs = parseAllDocuments(text, { uniqueKeys: true });

@@ -12,27 +12,11 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { makeTempDir, requireTool, runTool } from '../helpers/interop.js';
-import { durationMs, flagValue, readRepoFile, REPO_ROOT } from './support.js';
+import { durationMs, flagValue, readRepoFile, REPO_ROOT, unitSection } from './support.js';
 
 const UNIT_TEXT = readRepoFile('deploy/portplex.service');
 
-/** [Service] (or another section) as key -> every value, in order (Exec*= lines may repeat). */
-function section(name: string): Map<string, string[]> {
-  const out = new Map<string, string[]>();
-  let current = '';
-  for (const raw of UNIT_TEXT.split('\n')) {
-    const line = raw.trim();
-    if (line === '' || line.startsWith('#')) continue;
-    const header = /^\[(.+)\]$/.exec(line);
-    if (header) current = header[1]!;
-    else if (current === name) {
-      const eq = line.indexOf('=');
-      out.set(line.slice(0, eq), [...(out.get(line.slice(0, eq)) ?? []), line.slice(eq + 1)]);
-    }
-  }
-  return out;
-}
-const service = section('Service');
+const service = unitSection(UNIT_TEXT, 'Service');
 const only = (key: string): string => {
   const v = service.get(key);
   assert.equal(v?.length, 1, `[Service] ${key}= once`);

@@ -11,6 +11,7 @@ import { connect, createServer, type AddressInfo, type Server, type Socket } fro
 import { loadAddon, NativeClose } from '../../src/native/addon.js';
 import { NativePlane, type NativeConnectionEvents } from '../../src/native/plane.js';
 import type { ByteCounts } from '../../src/engine/close-notes.js';
+import { skipUnlessCi } from '../helpers/interop.js';
 
 const load = loadAddon();
 if (!load.ok && process.env['CI'] === 'true') throw new Error(`the native addon must load under CI: ${load.reason}`);
@@ -107,7 +108,7 @@ maybe('relays both ways byte-exact, header first, and passes each FIN on while t
     client.write('first');
     await a.events.until(() => a.events.chunks.length > 0, 'the first bytes');
     assert.equal(Buffer.concat(a.events.chunks).toString(), 'first');
-    h.plane.addon.connect(a.conn, '127.0.0.1', b.port, 2000, 0);
+    h.plane.addon.connect(a.conn, '127.0.0.1', b.port, 2000, 0, '');
     await a.events.until(() => a.events.connects.length > 0, 'the connect');
     assert.deepEqual(a.events.connects, [0]);
     h.plane.addon.relay(a.conn, Buffer.from('HEADER|first'), null, 10_000, false);
@@ -141,7 +142,7 @@ maybe("a relay's answer to the client goes out before any byte reaches the backe
     const client = connect(h.port, '127.0.0.1');
     const a = await h.next();
     client.pause(); // the answer cannot all be written until the client reads
-    h.plane.addon.connect(a.conn, '127.0.0.1', b.port, 2000, 0);
+    h.plane.addon.connect(a.conn, '127.0.0.1', b.port, 2000, 0, '');
     await a.events.until(() => a.events.connects.length > 0, 'the connect');
     const answer = Buffer.alloc(16 * 1024 * 1024, 0x42);
     h.plane.addon.relay(a.conn, Buffer.from('to-backend'), answer, 10_000, false);
@@ -175,20 +176,20 @@ maybe('connect failures report the errno, a timeout reports -1, and an aborted c
   try {
     const client = connect(h.port, '127.0.0.1');
     const a = await h.next();
-    h.plane.addon.connect(a.conn, '127.0.0.1', refusedPort, 2000, 0);
+    h.plane.addon.connect(a.conn, '127.0.0.1', refusedPort, 2000, 0, '');
     await a.events.until(() => a.events.connects.length > 0, 'the refused connect');
     assert.equal(h.plane.errnoName(a.events.connects[0]!), 'ECONNREFUSED');
-    h.plane.addon.connect(a.conn, '127.0.0.1', refusedPort, 2000, 0);
+    h.plane.addon.connect(a.conn, '127.0.0.1', refusedPort, 2000, 0, '');
     h.plane.addon.abortConnect(a.conn);
     await new Promise((r) => setTimeout(r, 100));
     assert.equal(a.events.connects.length, 1, 'no report after an abort');
-    h.plane.addon.connect(a.conn, 'not-an-address', 80, 2000, 0);
+    h.plane.addon.connect(a.conn, 'not-an-address', 80, 2000, 0, '');
     await a.events.until(() => a.events.connects.length > 1, 'the invalid address');
     assert.equal(h.plane.errnoName(a.events.connects[1]!), 'EINVAL');
     // Fill the accept queue, then one more connect times out.
     for (let i = 0; i < 8; i++) fillers.push(connect(fullPort, '127.0.0.1').on('error', () => undefined));
     await new Promise((r) => setTimeout(r, 200));
-    h.plane.addon.connect(a.conn, '127.0.0.1', fullPort, 300, 0);
+    h.plane.addon.connect(a.conn, '127.0.0.1', fullPort, 300, 0, '');
     await a.events.until(() => a.events.connects.length > 2, 'the connect timeout');
     assert.equal(a.events.connects[2], -1);
     client.destroy();
@@ -212,7 +213,7 @@ maybe('nothing moving for the idle time closes both sides, reported as idle', as
     const client = connect(h.port, '127.0.0.1');
     client.on('error', () => undefined);
     const a = await h.next();
-    h.plane.addon.connect(a.conn, '127.0.0.1', b.port, 2000, 0);
+    h.plane.addon.connect(a.conn, '127.0.0.1', b.port, 2000, 0, '');
     await a.events.until(() => a.events.connects.length > 0, 'the connect');
     h.plane.addon.relay(a.conn, null, null, 150, false);
     client.write('keep');
@@ -235,7 +236,7 @@ maybe('a held relay shows the client bytes to JS until release(), which sends th
   try {
     const client = connect(h.port, '127.0.0.1');
     const a = await h.next();
-    h.plane.addon.connect(a.conn, '127.0.0.1', b.port, 2000, 0);
+    h.plane.addon.connect(a.conn, '127.0.0.1', b.port, 2000, 0, '');
     await a.events.until(() => a.events.connects.length > 0, 'the connect');
     h.plane.addon.relay(a.conn, Buffer.from('H|'), null, 10_000, true);
     await new Promise((r) => setTimeout(r, 50));
@@ -297,5 +298,53 @@ maybe('a listener accepts nothing before acceptOn: the kernel queues the clients
   } finally {
     for (const a of accepted) h.plane.close(a.conn);
     h.close();
+  }
+});
+
+maybe('transparent connect: the backend sees the given source address; a source of the other family or no address at all is refused before connecting', async (t) => {
+  if (process.getuid?.() !== 0) {
+    // IP_TRANSPARENT needs CAP_NET_ADMIN: without it the connect reports EPERM.
+    const h = harness();
+    try {
+      const client = connect(h.port, '127.0.0.1');
+      const a = await h.next();
+      h.plane.addon.connect(a.conn, '127.0.0.1', 1, 2000, 0, '127.0.0.2');
+      await a.events.until(() => a.events.connects.length > 0, 'the refused transparent connect');
+      assert.equal(h.plane.errnoName(a.events.connects[0]!), 'EPERM');
+      client.destroy();
+    } finally {
+      h.close();
+    }
+    skipUnlessCi(t, 'a transparent connect needs CAP_NET_ADMIN (root): only the EPERM case ran');
+    return;
+  }
+  const h = harness();
+  let backendSide: Socket | undefined;
+  const b = await backendServer((s) => (backendSide = s));
+  try {
+    const client = connect(h.port, '127.0.0.1');
+    const a = await h.next();
+    // 127.0.0.2 is this host's (all of 127/8 is lo's); a foreign address needs the routing that
+    // `portplex transparent setup` prints (test/interop/transparent-netns.test.ts).
+    h.plane.addon.connect(a.conn, '127.0.0.1', b.port, 2000, 0, '127.0.0.2');
+    await a.events.until(() => a.events.connects.length > 0, 'the transparent connect');
+    assert.deepEqual(a.events.connects, [0]);
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(backendSide?.remoteAddress, '127.0.0.2');
+    h.plane.close(a.conn);
+    const c2 = connect(h.port, '127.0.0.1');
+    const a2 = await h.next();
+    h.plane.addon.connect(a2.conn, '127.0.0.1', b.port, 2000, 0, '::1');
+    await a2.events.until(() => a2.events.connects.length > 0, 'the refused family');
+    h.plane.addon.connect(a2.conn, '127.0.0.1', b.port, 2000, 0, 'not-an-address');
+    await a2.events.until(() => a2.events.connects.length > 1, 'the refused source');
+    assert.deepEqual(a2.events.connects.map((e) => h.plane.errnoName(e)), ['EAFNOSUPPORT', 'EINVAL']);
+    h.plane.close(a2.conn);
+    client.destroy();
+    c2.destroy();
+  } finally {
+    backendSide?.destroy();
+    h.close();
+    b.server.close();
   }
 });
