@@ -10,7 +10,7 @@ import { preflight, systemHostFacts } from './supervisor/preflight.js';
 import { run } from './supervisor/run.js';
 import { DATAPLANE_ASKS, isDataplaneAsk } from './native/choose.js';
 import { defaultWorkerCount } from './supervisor/worker-count.js';
-import { transparentSetup } from './transparent/setup-cli.js';
+import { transparentSetup } from './supervisor/transparent-setup.js';
 import { explainBytes, explainConnection, formatExplanation, type ExplainOptions } from './tools/explain/explain-cli.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };

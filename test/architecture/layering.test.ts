@@ -28,7 +28,7 @@ const LAYERS: readonly (readonly string[])[] = [
   ['engine'],
   ['listener', 'udp', 'native'],
   ['transports'],
-  ['demo', 'tools', 'admin'],
+  ['demo', 'tools', 'admin', 'transparent'],
   ['app'],
   ['supervisor'],
   ['cli'],

@@ -42,6 +42,8 @@ export const DEBIAN_PACKAGES: Readonly<Record<string, string>> = {
   wrk: 'wrk', // npm run bench and its CI smoke test (test/bench/)
   chromium: 'chromium', // the status page test (test/admin/) and QUIC from a real browser (test/interop/chromium-quic)
   'systemd-analyze': 'systemd', // the unit check (test/deploy/)
+  ip: 'iproute2', // network namespaces (test/interop/transparent-netns)
+  nft: 'nftables', // transparent mode's routing (test/interop/transparent-netns)
 };
 
 /** sbin directories are often missing from a non-root PATH, but nginx, haproxy and sshd live there. */

@@ -9,8 +9,8 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { formatIssues, loadRules } from '../config/load.js';
 import { ERROR_CODES } from '../errors.js';
-import { systemHostFacts } from '../supervisor/preflight.js';
-import { renderScript, setupPlan, type SetupStep } from './setup.js';
+import { systemHostFacts } from './preflight.js';
+import { renderScript, setupPlan, type SetupStep } from '../transparent/setup.js';
 
 export interface SetupCliOptions {
   readonly rules: string;
