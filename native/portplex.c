@@ -25,7 +25,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -1478,6 +1481,43 @@ static napi_value js_errno_name(napi_env env, napi_callback_info info) {
   return out;
 }
 
+/*
+ * Keeping a capability across the switch of user (HAProxy's `setcap`): transparent mode needs
+ * CAP_NET_ADMIN for every connect, long after the drop from root. keepCapabilities(true) before
+ * setuid keeps the permitted set (prctl(2) PR_SET_KEEPCAPS), then setCapabilities(mask) makes
+ * exactly `mask` (capabilities 0-31) permitted and effective, inheritable none (capset(2)), and
+ * keepCapabilities(false) ends it. A failure throws with the errno: the caller stops the start.
+ */
+static napi_value js_keep_capabilities(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  bool on = false;
+  if (!get_args(env, info, 1, argv) || napi_get_value_bool(env, argv[0], &on) != napi_ok) {
+    napi_throw_type_error(env, "PORTPLEX_ERR_NATIVE_ARGS", "portplex addon: keepCapabilities(boolean)");
+    return NULL;
+  }
+  if (prctl(PR_SET_KEEPCAPS, on ? 1UL : 0UL, 0UL, 0UL, 0UL) != 0) {
+    throw_errno(env, errno, "portplex addon: prctl(PR_SET_KEEPCAPS)");
+    return NULL;
+  }
+  return undefined_value(env);
+}
+
+static napi_value js_set_capabilities(napi_env env, napi_callback_info info) {
+  napi_value argv[1];
+  uint32_t mask;
+  if (!get_args(env, info, 1, argv) || !get_u32(env, argv[0], 0xffffffffu, &mask)) return NULL;
+  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+  memset(data, 0, sizeof data);
+  data[0].permitted = mask;
+  data[0].effective = mask;
+  if (syscall(SYS_capset, &header, data) != 0) {
+    throw_errno(env, errno, "portplex addon: capset");
+    return NULL;
+  }
+  return undefined_value(env);
+}
+
 NAPI_MODULE_INIT() {
   napi_property_descriptor props[] = {
       {"init", NULL, js_init, NULL, NULL, NULL, napi_enumerable, NULL},
@@ -1495,6 +1535,8 @@ NAPI_MODULE_INIT() {
       {"counters", NULL, js_counters, NULL, NULL, NULL, napi_enumerable, NULL},
       {"stats", NULL, js_stats, NULL, NULL, NULL, napi_enumerable, NULL},
       {"errnoName", NULL, js_errno_name, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"keepCapabilities", NULL, js_keep_capabilities, NULL, NULL, NULL, napi_enumerable, NULL},
+      {"setCapabilities", NULL, js_set_capabilities, NULL, NULL, NULL, napi_enumerable, NULL},
   };
   if (napi_define_properties(env, exports, sizeof props / sizeof props[0], props) != napi_ok) return NULL;
   return exports;

@@ -11,7 +11,7 @@ import { buildRuntime, type Runtime } from './engine/runtime.js';
 import { TransportListeners } from './transports.js';
 import { closeServer } from './listener/listeners.js';
 import type { TcpListening } from './engine/listener-set.js';
-import { loadAddon } from './native/addon.js';
+import { loadAddon, type NativeAddon } from './native/addon.js';
 import { chooseDataplane, dataplaneRequest, portZeroListener, type Dataplane, type DataplaneChoice } from './native/choose.js';
 import { NativePlane } from './native/plane.js';
 import { PortplexError } from './errors.js';
@@ -86,7 +86,7 @@ export interface StartOptions {
    * only from here; node:cluster's workers get theirs from the primary): privileges go here.
    * A throw closes what was bound and fails the start.
    */
-  readonly afterBind?: () => void | Promise<void>;
+  readonly afterBind?: (addon: NativeAddon | undefined) => void | Promise<void>;
 }
 
 /** The data plane this process runs: as given, or chosen here the way `portplex run` does. */
@@ -118,7 +118,7 @@ export async function startPortplex(initial: RulesConfig, log: Logger, opts: Sta
     if (transparent !== undefined) throw new PortplexError('PORTPLEX_ERR_TRANSPARENT', transparent);
     const staged = await bound.stage(rules, current);
     try {
-      await opts.afterBind?.();
+      await opts.afterBind?.(plane?.addon);
     } catch (e) {
       await staged.abort();
       throw e;

@@ -91,6 +91,10 @@ export interface NativeAddon {
   stats(): number[];
   /** errno number to its name (ECONNRESET), for logs. */
   errnoName(errno: number): string;
+  /** prctl(PR_SET_KEEPCAPS): keep the permitted capabilities across the next setuid (true), or not. Throws with the errno. */
+  keepCapabilities(on: boolean): void;
+  /** capset(2): exactly these capabilities (a bit mask of 0-31) permitted and effective, none inheritable. Throws with the errno. */
+  setCapabilities(mask: number): void;
 }
 
 export type AddonLoad = { readonly ok: true; readonly addon: NativeAddon } | { readonly ok: false; readonly reason: string };

@@ -10,6 +10,8 @@ import { dropPrivileges } from './privileges.js';
 import { PortplexError } from '../errors.js';
 import { readTokenFile } from '../config/admin-token.js';
 import type { Dataplane } from '../native/choose.js';
+import type { NativeAddon } from '../native/addon.js';
+import { capabilitiesToKeep } from './keep-capabilities.js';
 
 export class InProcessController implements Controller {
   private running: RunningPortplex | undefined;
@@ -28,9 +30,9 @@ export class InProcessController implements Controller {
   async start(_texts: readonly RulesText[], rules: RulesConfig): Promise<void> {
     const drop = this.drop;
     // Bound as the starting user (root, for :443), switched before the first accept.
-    const afterBind = drop === undefined ? undefined : (): void => {
+    const afterBind = drop === undefined ? undefined : (addon: NativeAddon | undefined): void => {
       try {
-        dropPrivileges(drop);
+        dropPrivileges(drop, capabilitiesToKeep(rules, addon));
       } catch (e) {
         throw new PortplexError('PORTPLEX_ERR_ROOT', `cannot switch to user "${drop.user}": ${(e as Error).message}`);
       }

@@ -43,10 +43,31 @@ export function primaryGroupOf(user: string, passwd = '/etc/passwd'): number | u
   return undefined;
 }
 
-/** Switches user and group (supplementary groups first, then gid, then uid). Throws with the system's reason. */
-export function dropPrivileges(plan: Extract<PrivilegePlan, { kind: 'drop' }>): void {
-  // initgroups is POSIX-only and missing from some type definitions.
-  (process as NodeJS.Process & { initgroups?: (user: string, extraGroup: string | number) => void }).initgroups?.(plan.user, plan.group);
-  process.setgid?.(plan.group);
-  process.setuid?.(plan.user);
+/** capabilities(7) numbers of the ones a native process may keep after the switch. */
+export const CAP_NET_BIND_SERVICE = 10;
+export const CAP_NET_ADMIN = 12;
+
+/** What keeps capabilities across setuid (the native addon: prctl and capset). */
+export interface CapabilityKeeper {
+  keepCapabilities(on: boolean): void;
+  setCapabilities(mask: number): void;
+}
+
+/**
+ * Switches user and group (supplementary groups first, then gid, then uid). Throws with the
+ * system's reason. `keep`: these capabilities stay permitted and effective after the switch, and
+ * only these (HAProxy's `setcap`): CAP_NET_BIND_SERVICE so a reload can bind a port below 1024 in
+ * a native worker, CAP_NET_ADMIN for transparent mode.
+ */
+export function dropPrivileges(plan: Extract<PrivilegePlan, { kind: 'drop' }>, keep?: { readonly via: CapabilityKeeper; readonly capabilities: readonly number[] }): void {
+  if (keep !== undefined) keep.via.keepCapabilities(true);
+  try {
+    // initgroups is POSIX-only and missing from some type definitions.
+    (process as NodeJS.Process & { initgroups?: (user: string, extraGroup: string | number) => void }).initgroups?.(plan.user, plan.group);
+    process.setgid?.(plan.group);
+    process.setuid?.(plan.user);
+    if (keep !== undefined) keep.via.setCapabilities(keep.capabilities.reduce((m, c) => m | (1 << c), 0) >>> 0);
+  } finally {
+    if (keep !== undefined) keep.via.keepCapabilities(false);
+  }
 }

@@ -62,7 +62,7 @@ export async function run(opts: RunOptions): Promise<number> {
   // Chosen once here, so every worker runs the same one.
   const choice = chooseDataplane(asked, loadAddon, rules, { workers: Math.max(1, opts.workers) });
   if (!choice.ok) return fail('PORTPLEX_ERR_DATAPLANE_UNAVAILABLE', `PORTPLEX_ERR_DATAPLANE_UNAVAILABLE: ${choice.message}`, 1);
-  const transparent = transparentRefusal(rules, { dataplane: choice.dataplane, netAdmin: hasNetAdmin(), switchesTo: drop?.user });
+  const transparent = transparentRefusal(rules, { dataplane: choice.dataplane, netAdmin: hasNetAdmin() });
   if (transparent !== undefined) return fail('PORTPLEX_ERR_TRANSPARENT', `PORTPLEX_ERR_TRANSPARENT: ${transparent}`, 1);
   log.info({ dataplane: choice.dataplane, reason: choice.reason, asked: asked.ask, source: asked.source }, `data plane: ${choice.dataplane === 'native' ? 'native (the addon owns the TCP sockets)' : 'js (node:net owns the TCP sockets)'}`);
 

@@ -4,6 +4,8 @@
  * is ended by node:cluster when the primary is gone. It never reads rule files itself: every worker runs exactly the
  * texts the primary checked.
  */
+import type { NativeAddon } from '../native/addon.js';
+import { capabilitiesToKeep } from './keep-capabilities.js';
 import { metricsSources, startPortplex, type RunningPortplex } from '../app.js';
 import { answerMetricsRequests } from '../admin/cluster-metrics.js';
 import { PortplexMetrics } from '../observe/metrics.js';
@@ -50,7 +52,7 @@ async function apply(m: Extract<PrimaryMessage, { type: 'portplex:rules' }>): Pr
       observer: metrics,
       udp: process.env['PORTPLEX_UDP_WORKER'] !== '0',
       processes: Number(process.env['PORTPLEX_WORKERS'] ?? '1') || 1,
-      ...(drop !== undefined ? { afterBind: () => dropPrivileges(drop) } : {}),
+      ...(drop !== undefined ? { afterBind: (addon: NativeAddon | undefined) => dropPrivileges(drop, capabilitiesToKeep(loaded.rules, addon)) } : {}),
     });
     metrics.setSources(metricsSources(running));
     send({ type: 'portplex:applied', seq: m.seq, ok: true, added: running.listeners.map((l) => l.config.name) });

@@ -1,7 +1,8 @@
 /**
  * What transparent mode needs from the process that runs it: the native data plane (node:net
- * cannot set IP_TRANSPARENT) and CAP_NET_ADMIN in the effective set, kept after any switch of user
- * (setuid from root clears it). A pure decision over facts the caller reads.
+ * cannot set IP_TRANSPARENT) and CAP_NET_ADMIN in the effective set (started as root with `user:`,
+ * the native plane keeps it across the switch: supervisor/keep-capabilities.ts). A pure decision
+ * over facts the caller reads.
  */
 import { readFileSync } from 'node:fs';
 import type { RulesConfig, ServerConfig } from '../config/types.js';
@@ -25,8 +26,6 @@ export interface TransparentFacts {
   readonly dataplane: Dataplane;
   /** CAP_NET_ADMIN in this process's effective set now; undefined: cannot tell (not Linux). */
   readonly netAdmin: boolean | undefined;
-  /** The user `run` switches to after binding (root with `user:`), if any. */
-  readonly switchesTo?: string | undefined;
 }
 
 /** Why these rules' transparent servers cannot run in this process, or undefined when they can (or there are none). */
@@ -37,7 +36,6 @@ export function transparentRefusal(rules: RulesConfig, facts: TransparentFacts):
   const which = `backend "${first.backend}" server ${first.server.address}${servers.length > 1 ? ` (and ${servers.length - 1} more)` : ''} is transparent`;
   if (facts.dataplane !== 'native') return `${which}, and transparent mode needs the native data plane (this process runs js: node:net cannot set IP_TRANSPARENT); build the addon (npm run build:native) and run with --dataplane native or auto`;
   if (facts.netAdmin === false) return `${which}, and IP_TRANSPARENT needs CAP_NET_ADMIN, which this process does not have: run as root, or grant it (systemd AmbientCapabilities=CAP_NET_BIND_SERVICE CAP_NET_ADMIN, see deploy/; a container needs --cap-add NET_ADMIN)`;
-  if (facts.switchesTo !== undefined) return `${which}, and the switch to user "${facts.switchesTo}" after binding drops CAP_NET_ADMIN: start portplex as that user with the capability granted (systemd AmbientCapabilities=CAP_NET_BIND_SERVICE CAP_NET_ADMIN, see deploy/) instead of as root with user:, or run as root with --allow-root and no user:`;
   return undefined;
 }
 

@@ -84,14 +84,13 @@ describe('setupPlan', () => {
 describe('transparentRefusal: what run refuses', () => {
   const r = rulesOf('  a: { transparent: true, servers: ["127.0.0.1:22"] }');
   it('nothing to refuse without transparent servers, or with the native plane and CAP_NET_ADMIN', () => {
-    assert.equal(transparentRefusal(rulesOf('  a: { servers: ["127.0.0.1:22"] }'), { dataplane: 'js', netAdmin: false, switchesTo: 'nobody' }), undefined);
+    assert.equal(transparentRefusal(rulesOf('  a: { servers: ["127.0.0.1:22"] }'), { dataplane: 'js', netAdmin: false }), undefined);
     assert.equal(transparentRefusal(r, { dataplane: 'native', netAdmin: true }), undefined);
     assert.equal(transparentRefusal(r, { dataplane: 'native', netAdmin: undefined }), undefined, 'cannot tell: the connect says EPERM if so');
   });
-  it('the js plane, no CAP_NET_ADMIN, or a switch of user that would drop it', () => {
+  it('the js plane, or no CAP_NET_ADMIN', () => {
     assert.match(transparentRefusal(r, { dataplane: 'js', netAdmin: true })!, /^backend "a" server 127\.0\.0\.1:22 is transparent, and transparent mode needs the native data plane/);
     assert.match(transparentRefusal(r, { dataplane: 'native', netAdmin: false })!, /needs CAP_NET_ADMIN, which this process does not have: .*AmbientCapabilities/);
-    assert.match(transparentRefusal(r, { dataplane: 'native', netAdmin: true, switchesTo: 'portplex' })!, /switch to user "portplex" after binding drops CAP_NET_ADMIN/);
   });
   it('reads CAP_NET_ADMIN (bit 12) from the effective set', () => {
     assert.equal(hasNetAdmin('CapInh:\t0000000000000000\nCapEff:\t0000000000001000\n'), true);
