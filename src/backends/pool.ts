@@ -21,6 +21,10 @@ export interface ConnectOutcome<L = Socket> {
 }
 
 const NONE_TRIED: ReadonlySet<ServerState> = new Set();
+
+const releaseOnClose = (server: ServerState) => (): void => {
+  server.active--;
+};
 const LOCAL_ERRORS = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM', 'EADDRNOTAVAIL', 'aborted']);
 
 export class BackendPool {
@@ -82,7 +86,8 @@ export class BackendPool {
           if (r.ok) {
             server.total++;
             server.consecutiveConnectFailures = 0;
-            r.onClose(() => server.active--);
+            // Made outside this closure, so that a long connection does not keep the attempt's state alive.
+            r.onClose(releaseOnClose(server));
             done({ socket: r.link, server: server.config, failures });
             return;
           }

@@ -27,13 +27,18 @@ export class CloseNotes {
   /** Once spliced: how many bytes were peeked, and the client facts the close line reports. */
   private peekedLength: number | undefined;
   private clientSummary: ClientFields | undefined;
+  /** Once settled: what the close line needs of the session, which is then let go. */
+  private settled: { readonly client: Endpoint; readonly proxyHeader: TcpCloseRecord['proxyHeader'] } | undefined;
+  private session: InspectionSession | undefined;
 
   constructor(
     private readonly id: string,
     private readonly listener: string,
     private readonly peer: Endpoint,
-    private readonly session: InspectionSession,
-  ) {}
+    session: InspectionSession,
+  ) {
+    this.session = session;
+  }
 
   /**
    * A spliced connection may live for hours: keep only what its close line needs, and let the
@@ -41,13 +46,19 @@ export class CloseNotes {
    * The client facts are summarised only if a close line can be written at all (`summarise`).
    */
   settle(summarise: boolean): void {
-    this.peekedLength = this.session.peekedLength;
-    if (summarise) this.clientSummary = summarizeClient(this.session.facts);
-    this.session.release();
+    const session = this.session;
+    if (session === undefined) return;
+    this.peekedLength = session.peekedLength;
+    this.clientSummary = summarise ? summarizeClient(session.facts) : NO_FIELDS;
+    this.settled = { client: { address: session.srcAddress, port: session.srcPort }, proxyHeader: proxyHeaderOf(session) };
+    session.release();
+    // The session (facts, peek buffer, parsers) is not needed any more: a held connection keeps
+    // only this record (about a third of its JavaScript memory).
+    this.session = undefined;
   }
 
   get peeked(): number {
-    return this.peekedLength ?? this.session.peekedLength;
+    return this.peekedLength ?? this.session?.peekedLength ?? 0;
   }
 
   /** The metrics' record of the closed connection. */
@@ -68,19 +79,19 @@ export class CloseNotes {
   /** The close line's record; `totalMs` since the accept. */
   line(reason: TcpCloseReason, detail: string | undefined, bytes: ByteCounts, totalMs: number): TcpCloseRecord {
     const session = this.session;
-    const inbound = session.inbound;
+    const settled = this.settled;
     return {
       transport: 'tcp',
       id: this.id,
       listener: this.listener,
-      client: { address: session.srcAddress, port: session.srcPort },
+      client: settled?.client ?? { address: session!.srcAddress, port: session!.srcPort },
       peer: this.peer,
-      proxyHeader: inbound === undefined ? undefined : inbound.version === 1 ? 'v1' : isLocalHeader(inbound) ? 'v2-local' : 'v2',
+      proxyHeader: settled !== undefined ? settled.proxyHeader : proxyHeaderOf(session!),
       route: this.routeName,
       backend: this.backendName,
       server: this.serverAddress,
       target: this.tunnelTarget,
-      clientFields: () => this.clientSummary ?? summarizeClient(session.facts),
+      clientFields: () => this.clientSummary ?? (session === undefined ? NO_FIELDS : summarizeClient(session.facts)),
       uniqueId: this.uniqueId,
       peeked: this.peeked,
       bytes,
@@ -91,4 +102,11 @@ export class CloseNotes {
       failures: this.failures,
     };
   }
+}
+
+const NO_FIELDS: ClientFields = Object.freeze({}) as ClientFields;
+
+function proxyHeaderOf(session: InspectionSession): TcpCloseRecord['proxyHeader'] {
+  const inbound = session.inbound;
+  return inbound === undefined ? undefined : inbound.version === 1 ? 'v1' : isLocalHeader(inbound) ? 'v2-local' : 'v2';
 }

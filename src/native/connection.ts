@@ -32,15 +32,18 @@ export class NativeConnection implements NativeConnectionEvents {
   readonly id = nextConnectionId();
   private phase: Phase = 'inspect';
   private readonly started = performance.now();
-  private readonly session: InspectionSession;
+  /** Until the relay starts: the session, its deadline timer and the dialer (then let go: a held connection keeps less). */
+  private live: InspectionSession | undefined;
+  private timer: DeadlineTimer | undefined = new DeadlineTimer(() => this.act(this.session.tick(performance.now())));
+  /** The client's address (after any trusted PROXY header), for the per-address accounts at close. */
+  private srcAddress = '';
   private readonly peerAddress: string;
-  private readonly timer = new DeadlineTimer(() => this.act(this.session.tick(performance.now())));
   private abortDial: (() => void) | undefined;
   private signatureUndecided = false;
   private readonly account: ClientAccount;
   private readonly notes: CloseNotes;
   private readonly slot: ConnectSlot = { onConnected: undefined, backendClosed: [] };
-  private readonly dialer: Dialer<NativeBackend>;
+  private dialer: Dialer<NativeBackend> | undefined;
   /** While the relay holds the client's bytes for the PROXY-signature guard: the guard and the bytes. */
   private guard: SpliceGuard | undefined;
   private held: Buffer = EMPTY;
@@ -58,11 +61,17 @@ export class NativeConnection implements NativeConnectionEvents {
   ) {
     const client = { address: unmapIPv4(peer.address), port: peer.port };
     this.peerAddress = client.address;
-    this.session = tcpSession(listener, rt, this.id, client, { address: unmapIPv4(local.address), port: local.port }, this.started);
+    this.live = tcpSession(listener, rt, this.id, client, { address: unmapIPv4(local.address), port: local.port }, this.started);
     this.account = new ClientAccount(rt.limits, listener);
-    this.notes = new CloseNotes(this.id, listener.name, client, this.session);
+    this.notes = new CloseNotes(this.id, listener.name, client, this.live);
     this.dialer = nativeDialer(plane, conn, this.slot);
     plane.attach(conn, this);
+  }
+
+  /** The session; only while inspecting and connecting (startRelay lets it go). */
+  private get session(): InspectionSession {
+    if (this.live === undefined) throw new Error('portplex: the inspection session was used after the relay started');
+    return this.live;
   }
 
   start(): void {
@@ -124,7 +133,7 @@ export class NativeConnection implements NativeConnectionEvents {
     if (this.phase !== 'inspect') return;
     switch (step.kind) {
       case 'wait':
-        return this.timer.wakeAt(step.deadline);
+        return this.timer?.wakeAt(step.deadline);
       case 'header':
         if (!this.account.admit(this.session.srcAddress)) return this.finish('limit', 'per-address limit (see the "limit reached" log line)');
         return this.act(this.session.admitted(performance.now()));
@@ -147,7 +156,7 @@ export class NativeConnection implements NativeConnectionEvents {
 
   private stopInspecting(): void {
     this.account.doneInspecting(this.session.srcAddress);
-    this.timer.stop();
+    this.timer?.stop();
     this.plane.addon.pauseClient(this.conn);
   }
 
@@ -165,7 +174,7 @@ export class NativeConnection implements NativeConnectionEvents {
         this.notes.serverAddress = outcome.server?.address;
         this.connectedTo(outcome.server!.sendProxy, pool);
       },
-      this.dialer,
+      this.dialer!,
     );
   }
 
@@ -176,7 +185,7 @@ export class NativeConnection implements NativeConnectionEvents {
       bytes: s.bytes as Buffer,
       resolver: this.rt.resolver,
       denials: this.rt.denials,
-      dialer: this.dialer,
+      dialer: this.dialer!,
       waiting: () => this.phase === 'connect',
       discard: () => this.plane.addon.abortConnect(this.conn),
       target: (t) => {
@@ -211,6 +220,10 @@ export class NativeConnection implements NativeConnectionEvents {
     this.phase = 'relay';
     // Summarised only if a close line can be written at all (warn is the highest close level).
     this.notes.settle(this.rt.log.isLevelEnabled('warn'));
+    this.srcAddress = this.session.srcAddress;
+    this.live = undefined;
+    this.timer = undefined;
+    this.dialer = undefined;
     this.guard = guard;
     this.held = guard?.held ?? EMPTY;
     this.plane.addon.relay(this.conn, toBackend !== undefined && toBackend.length > 0 ? toBackend : null, toClient ?? null, this.rt.idleMs, guard !== undefined);
@@ -233,7 +246,7 @@ export class NativeConnection implements NativeConnectionEvents {
     this.abortDial?.();
     const bytes = reported ?? this.plane.close(this.conn);
     for (const fn of this.slot.backendClosed.splice(0)) fn();
-    this.account.release(this.session.srcAddress);
+    this.account.release(this.live?.srcAddress ?? this.srcAddress);
     this.gone(this);
     this.rt.observer?.connectionClosed(this.notes.record(reason, bytes));
     writeCloseLine(this.rt.log, this.rt.summary, this.notes.line(reason, detail, bytes, performance.now() - this.started));
