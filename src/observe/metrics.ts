@@ -12,7 +12,8 @@
  * across workers, but a server is "up" only if it is up in every worker (min), and
  * portplex_server_up_workers says in how many it is.
  */
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
+import { BucketHistogram } from './bucket-histogram.js';
 import type { BackendSnapshot, UdpStatsView } from './snapshots.js';
 import type { CloseReason } from './close-line.js';
 import type { ConnectionObserver, ConnectionRecord } from './connection-record.js';
@@ -68,8 +69,8 @@ export class PortplexMetrics implements ConnectionObserver {
   private sources: MetricsSources | undefined;
   private readonly closed: Counter<'listener' | 'route' | 'backend' | 'outcome'>;
   private readonly bytes: Counter<'listener' | 'route' | 'backend' | 'direction'>;
-  private readonly decision: Histogram<'listener'>;
-  private readonly peeked: Histogram<'listener'>;
+  private readonly decision: BucketHistogram<'listener'>;
+  private readonly peeked: BucketHistogram<'listener'>;
   /**
    * Closed-connection counts not yet handed to prom-client, by listener/route/backend. Updating a
    * prom-client counter hashes its labels on every call; here a connection costs three Map lookups
@@ -98,22 +99,14 @@ export class PortplexMetrics implements ConnectionObserver {
       registers,
       collect: () => this.flush(),
     });
-    this.decision = new Histogram({
-      name: METRIC.decisionSeconds,
-      help: 'Time from the accept to the route decision (inbound PROXY header and inspection), in seconds, for connections that reached one.',
-      labelNames: ['listener'],
-      buckets: DECISION_BUCKETS,
-      aggregator: 'sum',
+    this.decision = new BucketHistogram(
+      METRIC.decisionSeconds,
+      'Time from the accept to the route decision (inbound PROXY header and inspection), in seconds, for connections that reached one.',
+      'listener',
+      DECISION_BUCKETS,
       registers,
-    });
-    this.peeked = new Histogram({
-      name: METRIC.peekedBytes,
-      help: 'Bytes peeked before the route decision, for connections that reached one.',
-      labelNames: ['listener'],
-      buckets: PEEKED_BUCKETS,
-      aggregator: 'sum',
-      registers,
-    });
+    );
+    this.peeked = new BucketHistogram(METRIC.peekedBytes, 'Bytes peeked before the route decision, for connections that reached one.', 'listener', PEEKED_BUCKETS, registers);
     this.scrapeTimeMetrics(registers);
   }
 
@@ -130,8 +123,8 @@ export class PortplexMetrics implements ConnectionObserver {
     c.fromClient += r.bytesFromClient;
     c.toClient += r.bytesToClient;
     if (r.decideMs !== undefined) {
-      this.decision.observe({ listener: r.listener }, r.decideMs / 1000);
-      this.peeked.observe({ listener: r.listener }, r.peeked);
+      this.decision.observe(r.listener, r.decideMs / 1000);
+      this.peeked.observe(r.listener, r.peeked);
     }
   }
 
