@@ -108,7 +108,6 @@ function transparentWarnings(rules: RulesConfig, facts: HostFacts): ConfigIssue[
   if (facts.nativeUnavailable !== undefined) out.push({ ...pos, message: `${which}: transparent mode needs the native data plane, which cannot run here (${facts.nativeUnavailable}), so \`run\` here refuses to start (PORTPLEX_ERR_TRANSPARENT)` });
   if (rules.dataplane === 'js') out.push({ ...pos, message: `${which}, but \`dataplane: js\` asks for node:net, which cannot set IP_TRANSPARENT: \`run\` refuses to start unless --dataplane native overrides it` });
   if (facts.netAdmin === false && facts.uid !== 0) out.push({ ...pos, message: `${which}: IP_TRANSPARENT needs CAP_NET_ADMIN, which this process (uid ${facts.uid ?? '?'}) does not have, so \`run\` started the same way is refused. Run as root, or grant it (systemd AmbientCapabilities=CAP_NET_BIND_SERVICE CAP_NET_ADMIN)` });
-  out.push({ ...pos, message: `${which}: answers to the client's address must come back through portplex; \`portplex transparent setup\` prints the nftables and policy-routing rules that do it (and applies them with --apply)` });
   return out;
 }
 

@@ -81,3 +81,27 @@ for (const workers of [0, 2]) {
     assert.doesNotMatch(p.stdout(), /"reason":"backend-unreachable"/);
   });
 }
+
+it('portplex transparent setup: prints without root; bad flags, contradictory flags and rules with nothing to route are usage errors (exit 2)', async (t) => {
+  const dir = makeTempDir(t, 'portplex-tp-setup-');
+  const tp = rulesFile(dir, `listeners: ["127.0.0.1:0"]\nbackends:\n  ssh: { transparent: true, servers: ["127.0.0.1:22"] }\ndefault: ssh\n`);
+  const none = rulesFile(dir, `listeners: ["127.0.0.1:0"]\nbackends:\n  ssh: { servers: ["127.0.0.1:22"] }\ndefault: ssh\n`);
+  const setup = (args: string[]): ReturnType<typeof runTool> => runTool(t, process.execPath, [CLI, 'transparent', 'setup', ...args], { timeoutMs: 15_000 });
+  const printed = await setup(['--rules', tp]);
+  assert.equal(printed.code, 0, printed.stderr);
+  assert.match(printed.stdout, /^nft -f - <<'EOF'$/m);
+  assert.match(printed.stdout, /ip saddr 127\.0\.0\.1 tcp sport 22 meta mark set 0x1/);
+  for (const [args, re] of [
+    [['--rules', tp, '--mark', 'zero'], /--mark "zero": expected a number from 1 to 0xffffffff/],
+    [['--rules', tp, '--mark', '0x100000000'], /--mark/],
+    [['--rules', tp, '--table', '254'], /--table "254": .*not 253-255/],
+    [['--rules', tp, '--table', '-1'], /--table/],
+    [['--rules', tp, '--apply', '--remove'], /--apply and --remove together/],
+    [['--rules', none], /nothing to route/],
+    [['--rules', join(dir, 'missing.yaml')], /missing\.yaml/],
+  ] as const) {
+    const r = await setup([...args]);
+    assert.equal(r.code, 2, `${args.join(' ')}: ${r.stdout}${r.stderr}`);
+    assert.match(r.stderr, re);
+  }
+});
