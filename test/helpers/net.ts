@@ -1,5 +1,6 @@
 /** Loopback helpers for end-to-end tests: backends that record what they receive, clients, and a portplex instance. */
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer, connect, type AddressInfo, type Server, type Socket } from 'node:net';
 import { Writable } from 'node:stream';
 import { compileRulesText } from '../../src/config/load.js';
@@ -56,12 +57,26 @@ export async function recordingBackend(onConnection?: (socket: Socket, received:
 
 /** A port nothing listens on (bound then closed). */
 export async function deadPort(): Promise<number> {
-  const s = createServer();
-  s.listen(0, '127.0.0.1');
-  await once(s, 'listening');
-  const port = (s.address() as AddressInfo).port;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
+  // Below the kernel's ephemeral range: no bind to port 0 (every other test's listener) and no
+  // outgoing connection's source port can take it while the test relies on it being closed.
+  let low = 32768;
+  try {
+    low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]) || low;
+  } catch {
+    /* not Linux: the default range */
+  }
+  const from = Math.max(1024, low - 8000);
+  for (;;) {
+    const port = from + Math.floor(Math.random() * (low - from));
+    const s = createServer();
+    const free = await new Promise<boolean>((resolve) => {
+      s.once('error', () => resolve(false));
+      s.listen(port, '127.0.0.1', () => resolve(true));
+    });
+    if (!free) continue;
+    await new Promise<void>((r) => s.close(() => r()));
+    return port;
+  }
 }
 
 /** Log lines captured as parsed JSON objects. */

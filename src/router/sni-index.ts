@@ -1,0 +1,53 @@
+/**
+ * Runs of SNI-only routes found by hash instead of one by one (hosting-scale tables: thousands of
+ * `tls: { sni: [...] }` routes in a row). A run is consecutive routes whose whole condition is
+ * "protocol tls and SNI in these exact names or *.suffix patterns" and whose action is a backend;
+ * within it, the answer is the earliest route whose patterns hold the client's SNI. Exact names
+ * are one Map lookup; `*.suffix` patterns one lookup per label of the name (a.b.example.com tries
+ * .b.example.com, .example.com, .com). Regex patterns, and every other condition, stay in the
+ * ordered scan around the runs.
+ */
+import type { Condition, NamePattern, RouteConfig } from '../config/types.js';
+
+/** The SNI patterns of a route the index can answer, or undefined. */
+export function indexableSni(r: RouteConfig): readonly NamePattern[] | undefined {
+  if (r.action.kind !== 'backend') return undefined;
+  const parts: readonly Condition[] = r.when.kind === 'all' ? r.when.inner : [r.when];
+  let patterns: readonly NamePattern[] | undefined;
+  for (const c of parts) {
+    if (c.kind === 'protocol' && c.protocols.length === 1 && c.protocols[0] === 'tls') continue;
+    if (c.kind !== 'tls.sni' || patterns !== undefined) return undefined;
+    patterns = c.patterns;
+  }
+  if (patterns === undefined || patterns.length === 0) return undefined;
+  // A suffix is matched by label boundaries: only the "*.name" form (".name") can be.
+  return patterns.every((p) => p.kind === 'exact' || (p.kind === 'suffix' && p.suffix.startsWith('.'))) ? patterns : undefined;
+}
+
+export class SniIndex {
+  private readonly exact = new Map<string, number>();
+  private readonly suffix = new Map<string, number>();
+
+  /** `routes[i]` is the i-th route of the run. */
+  constructor(routes: readonly (readonly NamePattern[])[]) {
+    routes.forEach((patterns, i) => {
+      for (const p of patterns) {
+        const map = p.kind === 'exact' ? this.exact : this.suffix;
+        const key = p.kind === 'exact' ? p.name : p.kind === 'suffix' ? p.suffix : '';
+        if (!map.has(key)) map.set(key, i);
+      }
+    });
+  }
+
+  /** The earliest position in the run whose patterns match `name` (lowercased), or -1. */
+  lookup(name: string): number {
+    let best = this.exact.get(name) ?? Infinity;
+    // "*.example.com" matches names longer than ".example.com" that end with it: every suffix
+    // starting at a dot after the first character.
+    for (let i = name.indexOf('.', 1); i !== -1; i = name.indexOf('.', i + 1)) {
+      const at = this.suffix.get(name.slice(i));
+      if (at !== undefined && at < best) best = at;
+    }
+    return best === Infinity ? -1 : best;
+  }
+}
