@@ -12,11 +12,13 @@ import { conditionSpec, isProtocolCondition } from '../protocols/registry.js';
 import type { BackendConfig, Cidr, Condition, RouteConfig, RulesConfig } from './types.js';
 import { routeTransport } from './udp.js';
 import { sameConfig } from './same-config.js';
+import { indexableSni } from './sni-routes.js';
 
 /** What the router really evaluates: `connect:` also waits for a complete request head, `sni_forward:` for a ClientHello. */
 type Effective = Condition | { readonly kind: 'http-head-done' } | { readonly kind: 'all'; readonly inner: readonly Effective[] };
 
-function effective(route: RouteConfig): Effective {
+/** What the router evaluates for a route (exported for the shadowing property test). */
+export function effectiveCondition(route: RouteConfig): Effective {
   if (route.action.kind === 'connect') return { kind: 'all', inner: [{ kind: 'http-head-done' }, route.when] };
   if (route.action.kind === 'sni-forward') return { kind: 'all', inner: [{ kind: 'protocol', protocols: ['tls'] }, route.when] };
   return route.when;
@@ -60,17 +62,67 @@ function cidrCovers(outer: Cidr, inner: Cidr): boolean {
   return list.check(inner.address, inner.family);
 }
 
+/**
+ * Earlier routes indexed by the SNI patterns of the SNI-only ones (hosting tables: thousands of
+ * them), so that finding what shadows a route costs a few lookups instead of a scan of every
+ * earlier route: only an SNI-only route covering the later route's first name pattern can shadow
+ * an SNI-only route, besides the few routes of other shapes, which are still tried one by one.
+ */
+class EarlierRoutes {
+  private readonly exact = new Map<string, number[]>();
+  private readonly suffix = new Map<string, number[]>();
+  /** Routes the index does not hold: tried against every later route. */
+  private readonly others: number[] = [];
+
+  add(j: number, route: RouteConfig): void {
+    const patterns = indexableSni(route);
+    if (patterns === undefined) return void this.others.push(j);
+    for (const p of patterns) {
+      const [map, key] = p.kind === 'exact' ? [this.exact, p.name] : [this.suffix, p.kind === 'suffix' ? p.suffix : ''];
+      const list = map.get(key);
+      if (list === undefined) map.set(key, [j]);
+      else if (list[list.length - 1] !== j) list.push(j);
+    }
+  }
+
+  /** Positions of earlier routes that may imply `route`, in file order; undefined: every earlier one may. */
+  candidates(route: RouteConfig): number[] | undefined {
+    const patterns = indexableSni(route);
+    if (patterns === undefined) return undefined;
+    const first = patterns[0]!;
+    // What covers the first pattern: the same exact name, or a wildcard whose suffix it ends with at a label boundary.
+    const text = first.kind === 'exact' ? first.name : first.kind === 'suffix' ? first.suffix : '';
+    const out = new Set<number>(this.others);
+    if (first.kind === 'exact') for (const j of this.exact.get(text) ?? []) out.add(j);
+    for (let i = first.kind === 'exact' ? text.indexOf('.', 1) : 0; i !== -1; i = text.indexOf('.', i + 1)) {
+      for (const j of this.suffix.get(text.slice(i)) ?? []) out.add(j);
+    }
+    return [...out].sort((a, b) => a - b);
+  }
+}
+
 /** One warning per route that an earlier route of the same transport shadows entirely. */
 export function shadowedRouteWarnings(routes: readonly RouteConfig[], backends: ReadonlyMap<string, BackendConfig>): RulesConfig['warnings'] {
   const out: RulesConfig['warnings'][number][] = [];
+  const transports = routes.map((r) => routeTransport(r, backends));
+  const effectives = routes.map(effectiveCondition);
+  const earlier = new EarlierRoutes();
   routes.forEach((later, j) => {
-    const transport = routeTransport(later, backends);
-    const earlier = routes.slice(0, j).find((e) => routeTransport(e, backends) === transport && implies(effective(later), effective(e)));
-    if (earlier === undefined) return;
-    const why = earlier.when.kind === 'always' && earlier.action.kind === 'backend' ? `it has no conditions (a catch-all)` : `every connection that matches "${later.name}" matches it too`;
+    const candidates = earlier.candidates(later);
+    earlier.add(j, later);
+    const shadows = (i: number): boolean => transports[i] === transports[j] && implies(effectives[j]!, effectives[i]!);
+    let found = -1;
+    if (candidates === undefined) {
+      for (let i = 0; i < j && found < 0; i++) if (shadows(i)) found = i;
+    } else {
+      found = candidates.find(shadows) ?? -1;
+    }
+    if (found < 0) return;
+    const e = routes[found]!;
+    const why = e.when.kind === 'always' && e.action.kind === 'backend' ? `it has no conditions (a catch-all)` : `every connection that matches "${later.name}" matches it too`;
     out.push({
       ...later.pos,
-      message: `route "${later.name}" is never taken: the earlier route "${earlier.name}" (${earlier.pos.file}:${earlier.pos.line}:${earlier.pos.col}) comes first and ${why}. Move "${later.name}" above it, or remove it`,
+      message: `route "${later.name}" is never taken: the earlier route "${e.name}" (${e.pos.file}:${e.pos.line}:${e.pos.col}) comes first and ${why}. Move "${later.name}" above it, or remove it`,
     });
   });
   return out;

@@ -10,7 +10,8 @@ import { compileCondition, silentDurations } from '../matchers/registry.js';
 import { allMatcher } from '../matchers/logic.js';
 import { httpHeadDoneMatcher } from '../matchers/http-head-done.js';
 import { MORE, NO, YES, verdictName, type Verdict } from '../protocols/verdict.js';
-import { indexableSni, SniIndex } from './sni-index.js';
+import { SniIndex } from './sni-index.js';
+import { indexableSni } from '../config/sni-routes.js';
 
 /** Runs of SNI-only routes shorter than this are scanned: a few comparisons cost less than the lookups. */
 const MIN_INDEXED_RUN = 8;

@@ -7,22 +7,7 @@
  * .b.example.com, .example.com, .com). Regex patterns, and every other condition, stay in the
  * ordered scan around the runs.
  */
-import type { Condition, NamePattern, RouteConfig } from '../config/types.js';
-
-/** The SNI patterns of a route the index can answer, or undefined. */
-export function indexableSni(r: RouteConfig): readonly NamePattern[] | undefined {
-  if (r.action.kind !== 'backend') return undefined;
-  const parts: readonly Condition[] = r.when.kind === 'all' ? r.when.inner : [r.when];
-  let patterns: readonly NamePattern[] | undefined;
-  for (const c of parts) {
-    if (c.kind === 'protocol' && c.protocols.length === 1 && c.protocols[0] === 'tls') continue;
-    if (c.kind !== 'tls.sni' || patterns !== undefined) return undefined;
-    patterns = c.patterns;
-  }
-  if (patterns === undefined || patterns.length === 0) return undefined;
-  // A suffix is matched by label boundaries: only the "*.name" form (".name") can be.
-  return patterns.every((p) => p.kind === 'exact' || (p.kind === 'suffix' && p.suffix.startsWith('.'))) ? patterns : undefined;
-}
+import type { NamePattern } from '../config/types.js';
 
 export class SniIndex {
   private readonly exact = new Map<string, number>();

@@ -14,6 +14,8 @@ import type { MatchContext } from '../../src/protocols/match-context.js';
 import { RouteTable, type Decision, type TraceStep } from '../../src/router/route-table.js';
 import { buildClientHello } from '../helpers/tls-hello-builder.js';
 import { check, fc } from './support.js';
+import { effectiveCondition, implies, shadowedRouteWarnings } from '../../src/config/shadowed-routes.js';
+import { routeTransport } from '../../src/config/udp.js';
 
 const LABELS = ['a', 'b', 'www', 'api', 'x-1', 'shop'];
 const ZONES = ['example.com', 'example.net', 'a.example.com', 'co.uk', 'tenant.example.org'];
@@ -26,6 +28,8 @@ type RouteSpec = { readonly kind: 'sni'; readonly names: readonly string[] } | {
 const otherArb: fc.Arbitrary<RouteSpec> = fc
   .constantFrom(
     '{ tls: { sni: "~^api\\\\." } }',
+    '{ tls: { sni: "~\\\\.example\\\\.com$" } }',
+    '{ protocol: tls }',
     '{ tls: { alpn: [h2] } }',
     '{ tls: { sni: [a.example.com], alpn: [http/1.1] } }',
     '{ protocol: http }',
@@ -41,12 +45,17 @@ const routesArb: fc.Arbitrary<RouteSpec[]> = fc.array(
   { minLength: 0, maxLength: 60 },
 );
 
-function tables(specs: readonly RouteSpec[]): { indexed: RouteTable; plain: RouteTable } {
+function rulesOf(specs: readonly RouteSpec[]) {
   const lines = specs.map((s, i) => `  - { name: r${i}, when: ${s.kind === 'sni' ? `{ tls: { sni: [${s.names.map((n) => JSON.stringify(n)).join(', ')}] } }` : s.when}, to: b${i % 3} }`);
   const text = `listeners: ["127.0.0.1:0"]\nbackends:\n  b0: { servers: ["127.0.0.1:1"] }\n  b1: { servers: ["127.0.0.1:2"] }\n  b2: { servers: ["127.0.0.1:3"] }\n${lines.length > 0 ? `routes:\n${lines.join('\n')}\n` : ''}default: b0\n`;
   const r = compileRulesText(text, 'p.yaml');
   assert.ok(r.ok, r.ok ? '' : r.issues.map((i) => `${i.line}:${i.col} ${i.message}`).join('\n'));
-  return { indexed: new RouteTable(r.rules), plain: new RouteTable(r.rules, 'tcp', { indexed: false }) };
+  return r.rules;
+}
+
+function tables(specs: readonly RouteSpec[]): { indexed: RouteTable; plain: RouteTable } {
+  const rules = rulesOf(specs);
+  return { indexed: new RouteTable(rules), plain: new RouteTable(rules, 'tcp', { indexed: false }) };
 }
 
 const inputArb = fc.oneof(
@@ -65,6 +74,26 @@ function ctxOf(bytes: Buffer, final: boolean, elapsedMs: number): MatchContext {
 }
 
 const show = (d: Decision): string => (d.kind === 'wait' ? 'wait' : `route ${d.route?.name ?? '(default)'} -> ${d.backend ?? '-'}`);
+
+describe('the shadowed-route check finds what a scan of every earlier route finds', () => {
+  it('random rule sets: the same warnings, naming the same earlier route', () => {
+    check(
+      fc.property(routesArb, (specs) => {
+        const rules = rulesOf(specs);
+        const routes = rules.routes;
+        // The reference: every earlier route, in order.
+        const expected = routes.flatMap((later, j) => {
+          const e = routes.slice(0, j).find((x) => routeTransport(x, rules.backends) === routeTransport(later, rules.backends) && implies(effectiveCondition(later), effectiveCondition(x)));
+          return e === undefined ? [] : [`${later.name} <- ${e.name}`];
+        });
+        const got = shadowedRouteWarnings(routes, rules.backends).map((w) => /route "(\w+)" is never taken: the earlier route "(\w+)"/.exec(w.message)!).map((m) => `${m[1]} <- ${m[2]}`);
+        assert.deepEqual(got, expected);
+      }),
+      0x5ad0,
+      300,
+    );
+  });
+});
 
 describe('the indexed router decides as the ordered scan does', () => {
   it('random rule sets and first flights: same decision, same need-more, and the trace agrees', () => {
