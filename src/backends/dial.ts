@@ -51,7 +51,7 @@ export const socketDialer: Dialer<Socket> = (server, opts, done) =>
 export const TRANSPARENT_NEEDS_NATIVE = 'transparent: needs the native data plane';
 export const transparentFamilyError = (client: 4 | 6, server: 4 | 6): string =>
   `transparent: an IPv${client} client cannot be the source of a connection to an IPv${server} server`;
-export const isTransparentSetupError = (error: string): boolean => error.startsWith('transparent:') || error.startsWith('EPERM');
+export const isTransparentSetupError = (error: string): boolean => error.startsWith('transparent:');
 
 /** Every dialer words a timeout the same way (the close line's failures list shows it). */
 export const connectTimeoutError = (ms: number): string => `connect timeout after ${ms}ms`;

@@ -73,5 +73,5 @@ export function nativeDialer(plane: NativePlane, conn: number, slot: ConnectSlot
 
 /** EPERM on a transparent connect is the missing capability: say which. */
 function errnoText(name: string, transparent: boolean): string {
-  return transparent && name === 'EPERM' ? 'EPERM (transparent: IP_TRANSPARENT needs CAP_NET_ADMIN)' : name;
+  return transparent && name === 'EPERM' ? 'transparent: EPERM (IP_TRANSPARENT needs CAP_NET_ADMIN)' : name;
 }

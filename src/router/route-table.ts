@@ -63,8 +63,8 @@ export class RouteTable {
    */
   readonly firstSourceRoute: number;
   private readonly fallback: Decision;
-  /** By the position of a run's first route: the run. */
-  private readonly runs = new Map<number, SniRun>();
+  /** At the position of a run's first route: the run (an array: read for every route of every decision). */
+  private readonly runAt: (SniRun | undefined)[] = [];
 
   /**
    * The routes of one transport (a route serves its backend's), in file order, and that
@@ -81,7 +81,7 @@ export class RouteTable {
           patterns.push(p);
           j++;
         }
-        if (j - i >= MIN_INDEXED_RUN) this.runs.set(i, { end: j, index: new SniIndex(patterns) });
+        if (j - i >= MIN_INDEXED_RUN) this.runAt[i] = { end: j, index: new SniIndex(patterns) };
         i = Math.max(j, i + 1);
       }
     }
@@ -105,7 +105,7 @@ export class RouteTable {
       if (v === YES) return routed(route);
       if (v === MORE) return WAIT;
       // A trace names every route's verdict: it takes the scan.
-      const run = trace === undefined ? this.runs.get(i) : undefined;
+      const run = trace === undefined ? this.runAt[i] : undefined;
       if (run !== undefined) {
         const k = this.inRun(run, i, ctx);
         if (k >= 0) {

@@ -7,7 +7,8 @@
 import type { RulesConfig } from '../config/types.js';
 import type { NativeAddon } from '../native/addon.js';
 import { transparentServers } from '../transparent/requirements.js';
-import { CAP_NET_ADMIN, CAP_NET_BIND_SERVICE, type CapabilityKeeper } from './privileges.js';
+import { CAP_NET_ADMIN, CAP_NET_BIND_SERVICE } from '../net/capabilities.js';
+import type { CapabilityKeeper } from './privileges.js';
 
 export function capabilitiesToKeep(rules: RulesConfig, addon: NativeAddon | undefined): { readonly via: CapabilityKeeper; readonly capabilities: readonly number[] } | undefined {
   if (addon === undefined) return undefined;

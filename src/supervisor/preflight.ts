@@ -16,7 +16,8 @@ import type { HostPort, RulesConfig, SourcePos } from '../config/types.js';
 import { formatHostPort } from '../config/units.js';
 import type { ErrorCode } from '../errors.js';
 import { planPrivileges, primaryGroupOf } from './privileges.js';
-import { hasNetAdmin, transparentServers } from '../transparent/requirements.js';
+import { hasNetAdmin, transparentServers, transparentWhich } from '../transparent/requirements.js';
+import { CAP_NET_BIND_SERVICE, hasEffectiveCapability } from '../net/capabilities.js';
 import { loadAddon } from '../native/addon.js';
 
 /** The machine as `run` would meet it; each answer undefined when it cannot be told without trying. */
@@ -103,7 +104,7 @@ function transparentWarnings(rules: RulesConfig, facts: HostFacts): ConfigIssue[
   const servers = transparentServers(rules);
   if (servers.length === 0) return [];
   const pos = rules.backends.get(servers[0]!.backend)?.pos ?? { file: rules.files[0] ?? '', line: 1, col: 1 };
-  const which = `backend "${servers[0]!.backend}" server ${servers[0]!.server.address}${servers.length > 1 ? ` (and ${servers.length - 1} more)` : ''} is transparent`;
+  const which = transparentWhich(servers);
   const out: ConfigIssue[] = [];
   if (facts.nativeUnavailable !== undefined) out.push({ ...pos, message: `${which}: transparent mode needs the native data plane, which cannot run here (${facts.nativeUnavailable}), so \`run\` here refuses to start (PORTPLEX_ERR_TRANSPARENT)` });
   if (rules.dataplane === 'js') out.push({ ...pos, message: `${which}, but \`dataplane: js\` asks for node:net, which cannot set IP_TRANSPARENT: \`run\` refuses to start unless --dataplane native overrides it` });
@@ -137,18 +138,12 @@ function getent(db: 'passwd' | 'group' | 'ahosts', name: string): boolean | unde
   }
 }
 
-/** CAP_NET_BIND_SERVICE is capability 10 (linux/capability.h); CapEff in /proc/self/status is the effective set in hex. */
-function hasNetBindService(status: string | undefined): boolean | undefined {
-  const m = status === undefined ? null : /^CapEff:\s*([0-9a-f]+)$/m.exec(status);
-  return m ? (BigInt(`0x${m[1]!}`) & (1n << 10n)) !== 0n : undefined;
-}
-
 const WILDCARDS = new BlockList();
 WILDCARDS.addAddress('0.0.0.0', 'ipv4');
 WILDCARDS.addAddress('::', 'ipv6');
 
 export function systemHostFacts(): HostFacts {
-  const capable = hasNetBindService(readOr('/proc/self/status'));
+  const capable = hasEffectiveCapability(CAP_NET_BIND_SERVICE);
   const start = Number(readOr('/proc/sys/net/ipv4/ip_unprivileged_port_start') ?? 'NaN');
   const nonlocal4 = readOr('/proc/sys/net/ipv4/ip_nonlocal_bind')?.trim() === '1';
   const nonlocal6 = readOr('/proc/sys/net/ipv6/ip_nonlocal_bind')?.trim() === '1';

@@ -43,10 +43,6 @@ export function primaryGroupOf(user: string, passwd = '/etc/passwd'): number | u
   return undefined;
 }
 
-/** capabilities(7) numbers of the ones a native process may keep after the switch. */
-export const CAP_NET_BIND_SERVICE = 10;
-export const CAP_NET_ADMIN = 12;
-
 /** What keeps capabilities across setuid (the native addon: prctl and capset). */
 export interface CapabilityKeeper {
   keepCapabilities(on: boolean): void;
